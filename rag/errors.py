@@ -1,0 +1,71 @@
+"""The errors a user can meet. Each message says what to do next.
+
+    RagError
+    ├── InputError        a question or argument the pipeline cannot take
+    ├── DocumentError     a file that cannot be read or indexed
+    ├── IndexUnusable     the index folder is missing, stale or corrupt
+    ├── ModelError        a model package is missing or a file fails its hash
+    └── ConfigError       an unknown or invalid configuration key
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class: catch this to handle every error the package raises on purpose."""
+
+
+class InputError(RagError, ValueError):
+    """The question (or another argument) is empty, too long or malformed."""
+
+
+class DocumentError(RagError):
+    """A document could not be read: unsupported type, unreadable, empty or binary."""
+
+
+class IndexUnusable(RagError):
+    """The index is missing, stale (built from other articles or settings) or corrupt."""
+
+
+class IndexMissing(IndexUnusable):
+    pass
+
+
+class IndexStale(IndexUnusable):
+    pass
+
+
+class IndexCorrupt(IndexUnusable):
+    pass
+
+
+class ModelError(RagError):
+    """A model file is missing, its package is not installed, or it fails its sha256 check."""
+
+
+class ModelHashMismatch(ModelError):
+    pass
+
+
+class ConfigError(RagError, ValueError):
+    """A configuration file or override has an unknown key or a bad value."""
+
+
+class MissingExtra(RagError, ImportError):
+    """An optional dependency is not installed; the message names the pip command."""
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency or fail with the exact install command.
+
+    >>> require("json", "core").__name__
+    'json'
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtra(
+            f"{module} is not installed. Run: pip install -e '.[{extra}]'"
+        ) from exc

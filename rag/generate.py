@@ -1,0 +1,189 @@
+"""Generators: chat messages in, streamed text pieces out.
+
+`LlamaCppGenerator` runs GGUF models on the CPU (or a CUDA build of llama.cpp);
+`TransformersGenerator` runs the same GGUF through transformers on a GPU. Both reuse the
+KV cache of an unchanged prompt prefix where the runtime allows it, so fixed instructions go first.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol, runtime_checkable
+
+from .errors import ModelError, require
+from .models import ResolvedModel, resolve
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Yields the answer's text in pieces; fills `usage` once the stream ends."""
+
+    def stream(self, messages: list[dict], max_tokens: int, usage: Usage) -> Iterator[str]: ...
+
+
+def physical_cores() -> int:
+    try:
+        import psutil
+
+        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    except ImportError:
+        return os.cpu_count() or 1
+
+
+STOP = ["<|im_end|>", "<|endoftext|>", "\n\n", "Question:", "Passages:"]
+
+
+class LlamaCppGenerator:
+    def __init__(self, name: str = "fast", cache_dir: Path | None = None, n_threads: int = 0,
+                 n_ctx: int = 2048, n_gpu_layers: int = -1, temperature: float = 0.0):
+        self.name = name
+        self.cache_dir = cache_dir or Path.home() / ".cache" / "rag-news"
+        self.n_threads = n_threads or physical_cores()
+        self.n_ctx = n_ctx
+        self.n_gpu_layers = n_gpu_layers
+        self.temperature = temperature
+        self._llm = None
+        self._resolved: ResolvedModel | None = None
+        self._lock = threading.Lock()  # one llama.cpp context: one generation at a time
+
+    @property
+    def resolved(self) -> ResolvedModel:
+        if self._resolved is None:
+            self._resolved = resolve(self.name, self.cache_dir, role="generator", progress=True)
+        return self._resolved
+
+    def identity(self) -> dict:
+        return {"runtime": "llama.cpp", **self.resolved.identity()}
+
+    def warm_up(self) -> None:
+        if self._llm is not None:
+            return
+        llama_cpp = require("llama_cpp", "cpu")
+        gpu = self.n_gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(self.resolved.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                n_threads_batch=self.n_threads, n_gpu_layers=gpu, n_batch=512, verbose=False, seed=0,
+            )
+        except ValueError as exc:
+            raise ModelError(f"llama.cpp could not load {self.resolved.path}: {exc}") from None
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream(self, messages: list[dict], max_tokens: int, usage: Usage) -> Iterator[str]:
+        self.warm_up()
+        with self._lock:
+            chunks = self._llm.create_chat_completion(
+                messages=messages, max_tokens=max_tokens, temperature=self.temperature, top_k=1,
+                top_p=1.0, min_p=0.0, repeat_penalty=1.0, stop=STOP, stream=True, seed=0,
+            )
+            n = 0
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    n += 1
+                    yield piece
+            usage.prompt_tokens = self._llm.n_tokens - n if self._llm.n_tokens else 0
+            usage.completion_tokens = n
+
+
+class TransformersGenerator:
+    """The same GGUF weights through transformers (dequantised): the natural GPU path."""
+
+    def __init__(self, name: str = "fast", cache_dir: Path | None = None, device: str = "cuda",
+                 temperature: float = 0.0):
+        self.name = name
+        self.cache_dir = cache_dir or Path.home() / ".cache" / "rag-news"
+        self.device = device
+        self.temperature = temperature
+        self._model = None
+        self._tok = None
+        self._resolved: ResolvedModel | None = None
+
+    @property
+    def resolved(self) -> ResolvedModel:
+        if self._resolved is None:
+            self._resolved = resolve(self.name, self.cache_dir, role="generator", progress=True)
+        return self._resolved
+
+    def identity(self) -> dict:
+        return {"runtime": f"transformers ({self.device})", **self.resolved.identity()}
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        require("gguf", "gpu")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = self.resolved.path
+        self._tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        self._model = AutoModelForCausalLM.from_pretrained(
+            str(path.parent), gguf_file=path.name, dtype=torch.float16 if self.device == "cuda" else torch.float32,
+        ).to(self.device).eval()
+
+    def stream(self, messages: list[dict], max_tokens: int, usage: Usage) -> Iterator[str]:
+        self.warm_up()
+        import torch
+        from transformers import TextIteratorStreamer
+
+        inputs = self._tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                               return_dict=True).to(self.device)
+        streamer = TextIteratorStreamer(self._tok, skip_prompt=True, skip_special_tokens=True)
+        stop_ids = [i for i in (self._tok.convert_tokens_to_ids("<|im_end|>"), self._tok.eos_token_id)
+                    if isinstance(i, int) and i >= 0]
+        kwargs = dict(**inputs, max_new_tokens=max_tokens, do_sample=False, streamer=streamer,
+                      eos_token_id=stop_ids or None, pad_token_id=self._tok.eos_token_id)
+        result = {}
+
+        def run():
+            with torch.inference_mode():
+                result["out"] = self._model.generate(**kwargs)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        text = ""
+        for piece in streamer:
+            if not piece:
+                continue
+            text += piece
+            cut = min((text.find(s) for s in STOP if s in text), default=-1)
+            if cut >= 0:
+                yield piece[: max(0, len(piece) - (len(text) - cut))]
+                break
+            yield piece
+        thread.join()
+        usage.prompt_tokens = int(inputs["input_ids"].shape[1])
+        usage.completion_tokens = int(result["out"].shape[1] - usage.prompt_tokens) if "out" in result else 0
+
+
+def make_generator(name: str, cache_dir: Path, device: str = "auto", n_threads: int = 0, n_ctx: int = 2048,
+                   n_gpu_layers: int = -1, temperature: float = 0.0) -> Generator:
+    """llama.cpp wherever it can use the hardware; transformers on a GPU that llama.cpp was not built for."""
+    from .embed import pick_device
+
+    if pick_device(device) == "cuda":
+        try:
+            import llama_cpp
+
+            cuda_llama = llama_cpp.llama_supports_gpu_offload()
+        except ImportError:
+            cuda_llama = False
+        if not cuda_llama:
+            return TransformersGenerator(name, cache_dir, device="cuda", temperature=temperature)
+    return LlamaCppGenerator(name, cache_dir, n_threads=n_threads, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers,
+                             temperature=temperature)
+
+
+__all__ = ["Generator", "LlamaCppGenerator", "TransformersGenerator", "Usage", "make_generator", "resolve"]

@@ -1,0 +1,337 @@
+"""The index: a self-describing folder with a manifest, chunks, vectors, a FAISS file and BM25.
+
+    index/
+      manifest.json         format version, embedder identity, chunking, corpus hash, counts
+      documents.jsonl       one article per line: metadata and full text (offsets point into it)
+      chunks.jsonl          one chunk per line: id, doc_id, start, end, sentence spans
+      chunk_vectors.npy     float32 (chunks x dim), unit rows, aligned with chunks.jsonl
+      sentence_vectors.npy  float32 (sentences x dim), aligned with the sentence list in manifest order
+      dense.faiss           FAISS inner-product index over chunk_vectors (flat, HNSW or IVF)
+      lexical/              bm25s index over chunk words (numbers joined, stemmed, no stop words)
+      README.md             this description
+
+Writes are atomic: a new folder is built beside the old one and swapped in by rename.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .chunk import chunk_document
+from .errors import IndexCorrupt, IndexMissing, IndexStale
+from .ingest import read_document, scan
+from .text import content_terms, sha256
+from .types import Chunk, Document
+
+FORMAT_VERSION = 1
+SPLITTER = "sentence_spans/1"  # bump when rag.text.sentence_spans changes its output
+REBUILD = "rag index build"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    doc_id: str
+    start: int
+    end: int
+
+
+def corpus_fingerprint(folder: Path) -> dict:
+    """sha256 of each supported file in the corpus folder, and of them all together."""
+    files = {p.name: sha256(p.read_bytes()) for p in scan(folder)}
+    return {"dir": str(folder), "files": files, "sha256": sha256(json.dumps(files, sort_keys=True))}
+
+
+def lexical_tokens(text: str) -> list[str]:
+    return content_terms(text) or [""]
+
+
+class Index:
+    """In-memory view of an index folder. Build with `Index.build`, open with `Index.load`."""
+
+    def __init__(self, manifest: dict, documents: dict[str, Document], chunks: list[Chunk],
+                 chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, dense=None, lexical=None):
+        self.manifest = manifest
+        self.documents = documents
+        self.chunks = chunks
+        self.chunk_vectors = chunk_vectors
+        self.sentence_vectors = sentence_vectors
+        self._dense = dense
+        self._lexical = lexical
+
+    # --- derived views --------------------------------------------------------------------
+    @cached_property
+    def sentences(self) -> list[Sentence]:
+        """Unique sentences, in document and position order (aligned with sentence_vectors)."""
+        return sentence_list(self.chunks)
+
+    @cached_property
+    def sentence_row(self) -> dict[tuple[str, int], int]:
+        return {(s.doc_id, s.start): i for i, s in enumerate(self.sentences)}
+
+    @cached_property
+    def dense(self):
+        if self._dense is None:
+            self._dense = make_faiss(self.chunk_vectors, self.manifest["index_type"])
+        return self._dense
+
+    @cached_property
+    def lexical(self):
+        if self._lexical is None:
+            self._lexical = make_bm25([lexical_tokens(c.text) for c in self.chunks])
+        return self._lexical
+
+    @cached_property
+    def doc_freq(self) -> dict[str, int]:
+        """Chunks containing each lexical term, read from the BM25 matrix (CSC: one column a term)."""
+        indptr = np.asarray(self.lexical.scores["indptr"])
+        counts = np.diff(indptr)
+        return {term: int(counts[i]) for term, i in self.lexical.vocab_dict.items() if i < len(counts)}
+
+    # --- building ---------------------------------------------------------------------------
+    @classmethod
+    def build(cls, documents: list[Document], embedder, chunk_words: int, chunk_overlap: int,
+              index_type: str = "flat", corpus: dict | None = None, reuse: "Index | None" = None,
+              progress: bool = False) -> "Index":
+        """Chunk and embed documents. Vectors of unchanged text are taken from `reuse`."""
+        chunks = [c for d in documents for c in chunk_document(d, chunk_words, chunk_overlap)]
+        sentences = sentence_list(chunks)
+        docs = {d.id: d for d in documents}
+        cache = reuse.vector_cache() if reuse is not None else {}
+        chunk_texts = [c.text for c in chunks]
+        sentence_texts = [docs[s.doc_id].text[s.start:s.end] for s in sentences]
+        vectors = _embed_cached(embedder, chunk_texts + sentence_texts, cache, progress)
+        identity = embedder.identity()
+        dim = int(vectors.shape[1]) if len(vectors) else int(embedder.dim)
+        manifest = {
+            "format": "rag-news-index",
+            "format_version": FORMAT_VERSION,
+            "rag_version": __version__,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "embedder": {**identity, "dim": dim},
+            "chunking": {"chunk_words": chunk_words, "chunk_overlap": chunk_overlap, "splitter": SPLITTER},
+            "index_type": resolve_index_type(index_type, len(chunks)),
+            "lexical": {"library": "bm25s", "tokens": "words, digit groups joined, stop words dropped, Snowball stems"},
+            "corpus": corpus or {},
+            "documents_sha256": sha256(json.dumps(sorted(d.sha256 for d in documents))),
+            "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
+        }
+        return cls(manifest, docs, chunks, vectors[:len(chunks)], vectors[len(chunks):])
+
+    def vector_cache(self) -> dict[str, np.ndarray]:
+        cache = {sha256(c.text): v for c, v in zip(self.chunks, self.chunk_vectors)}
+        for s, v in zip(self.sentences, self.sentence_vectors):
+            cache[sha256(self.documents[s.doc_id].text[s.start:s.end])] = v
+        return cache
+
+    def with_documents(self, documents: list[Document], embedder, progress: bool = False) -> "Index":
+        """A new index holding exactly `documents`; only new or changed text is embedded."""
+        c = self.manifest["chunking"]
+        return Index.build(documents, embedder, c["chunk_words"], c["chunk_overlap"],
+                           index_type=self.manifest["index_type"], corpus=self.manifest.get("corpus"),
+                           reuse=self, progress=progress)
+
+    # --- saving and loading ---------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        """Write to a temporary sibling folder, then swap it in; a crash leaves the old index."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-", dir=folder.parent))
+        try:
+            self._write(tmp)
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            if folder.exists():
+                os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _write(self, folder: Path) -> None:
+        import faiss
+
+        (folder / "README.md").write_text(README)
+        with open(folder / "documents.jsonl", "w", encoding="utf-8") as f:
+            for d in self.documents.values():
+                f.write(json.dumps(asdict(d), ensure_ascii=False) + "\n")
+        with open(folder / "chunks.jsonl", "w", encoding="utf-8") as f:
+            for c in self.chunks:
+                row = {"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
+                       "sentences": [list(s) for s in c.sentences]}
+                f.write(json.dumps(row) + "\n")
+        np.save(folder / "chunk_vectors.npy", self.chunk_vectors)
+        np.save(folder / "sentence_vectors.npy", self.sentence_vectors)
+        faiss.write_index(self.dense, str(folder / "dense.faiss"))
+        self.lexical.save(str(folder / "lexical"), show_progress=False)
+        (folder / "manifest.json").write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: Path) -> "Index":
+        folder = Path(folder)
+        manifest_file = folder / "manifest.json"
+        if not manifest_file.exists():
+            raise IndexMissing(f"no index at {folder}. Build it with: {REBUILD}")
+        try:
+            manifest = json.loads(manifest_file.read_text())
+        except ValueError:
+            raise IndexCorrupt(f"{manifest_file} is not valid JSON. Rebuild with: {REBUILD}") from None
+        if manifest.get("format") != "rag-news-index" or manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexStale(f"the index at {folder} has format {manifest.get('format_version')}, this "
+                             f"version reads {FORMAT_VERSION}. Rebuild with: {REBUILD}")
+        try:
+            import bm25s
+            import faiss
+
+            documents = {}
+            with open(folder / "documents.jsonl", encoding="utf-8") as f:
+                for line in f:
+                    d = Document(**json.loads(line))
+                    documents[d.id] = d
+            chunks = []
+            with open(folder / "chunks.jsonl", encoding="utf-8") as f:
+                for line in f:
+                    r = json.loads(line)
+                    text = documents[r["doc_id"]].text[r["start"]:r["end"]]
+                    chunks.append(Chunk(r["id"], r["doc_id"], r["start"], r["end"], text,
+                                        tuple(tuple(s) for s in r["sentences"])))
+            chunk_vectors = np.load(folder / "chunk_vectors.npy")
+            sentence_vectors = np.load(folder / "sentence_vectors.npy")
+            dense = faiss.read_index(str(folder / "dense.faiss"))
+            lexical = bm25s.BM25.load(str(folder / "lexical"), show_progress=False, verbosity=0)
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise IndexCorrupt(f"the index at {folder} is damaged ({type(exc).__name__}: {exc}). "
+                               f"Rebuild with: {REBUILD}") from None
+        index = cls(manifest, documents, chunks, chunk_vectors, sentence_vectors, dense, lexical)
+        counts = manifest.get("counts", {})
+        actual = {"documents": len(documents), "chunks": len(chunks), "sentences": len(index.sentences)}
+        if (counts != actual or len(chunk_vectors) != len(chunks) or dense.ntotal != len(chunks)
+                or len(sentence_vectors) != len(index.sentences)):
+            raise IndexCorrupt(f"the index at {folder} is inconsistent (manifest {counts}, files {actual}, "
+                               f"{len(chunk_vectors)} vectors). Rebuild with: {REBUILD}")
+        return index
+
+    def check_compatible(self, embedder_identity: dict, chunk_words: int, chunk_overlap: int,
+                         corpus: dict | None) -> None:
+        """Refuse an index built with another embedder, other chunking, or from changed articles."""
+        m = self.manifest
+        built = {k: m["embedder"].get(k) for k in ("name", "sha256")}
+        wanted = {k: embedder_identity.get(k) for k in ("name", "sha256")}
+        if built != wanted:
+            raise IndexStale(f"the index was built with embedder {built}, but the config uses {wanted}. "
+                             f"Rebuild with: {REBUILD}")
+        chunking = {"chunk_words": chunk_words, "chunk_overlap": chunk_overlap, "splitter": SPLITTER}
+        if m["chunking"] != chunking:
+            raise IndexStale(f"the index was chunked with {m['chunking']}, the config asks for {chunking}. "
+                             f"Rebuild with: {REBUILD}")
+        if corpus is not None and m.get("corpus", {}).get("sha256") != corpus["sha256"]:
+            old, new = m.get("corpus", {}).get("files", {}), corpus["files"]
+            changed = sorted(set(old) ^ set(new) | {k for k in old.keys() & new.keys() if old[k] != new[k]})
+            raise IndexStale(f"the articles in {corpus['dir']} changed since the index was built "
+                             f"({', '.join(changed) or 'folder moved'}). Rebuild with: {REBUILD}")
+
+    # --- search primitives ------------------------------------------------------------------
+    def search_dense(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(self.chunks))
+        if k == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        scores, ids = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), k)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def lexical_scores(self, terms: list[str]) -> np.ndarray:
+        if not self.chunks:
+            return np.zeros(0, np.float32)
+        ids = self.lexical.get_tokens_ids(terms)
+        if not ids:
+            return np.zeros(len(self.chunks), np.float32)
+        return np.asarray(self.lexical.get_scores_from_ids(ids), dtype=np.float32)
+
+
+def sentence_list(chunks: list[Chunk]) -> list[Sentence]:
+    seen, out = set(), []
+    for c in chunks:
+        for a, b in c.sentences:
+            if (c.doc_id, a) not in seen:
+                seen.add((c.doc_id, a))
+                out.append(Sentence(c.doc_id, a, b))
+    return out
+
+
+def _embed_cached(embedder, texts: list[str], cache: dict, progress: bool) -> np.ndarray:
+    keys = [sha256(t) for t in texts]
+    todo = sorted({k: t for k, t in zip(keys, texts) if k not in cache}.items())
+    if todo:
+        from tqdm.auto import tqdm
+
+        batch = 64
+        for i in tqdm(range(0, len(todo), batch), desc="embedding", unit="batch",
+                      disable=not progress or len(todo) <= batch, leave=False):
+            part = todo[i:i + batch]
+            for (k, _), v in zip(part, embedder.embed([t for _, t in part])):
+                cache[k] = v
+    if not texts:
+        return np.zeros((0, embedder.dim), np.float32)
+    return np.stack([cache[k] for k in keys]).astype(np.float32)
+
+
+def resolve_index_type(index_type: str, n: int, hnsw_from: int = 200_000) -> str:
+    if index_type != "auto":
+        return index_type
+    return "hnsw" if n >= hnsw_from else "flat"
+
+
+def make_faiss(vectors: np.ndarray, index_type: str, hnsw_m: int = 32, ef_search: int = 128):
+    """Inner-product FAISS index (vectors are unit length, so inner product = cosine)."""
+    import faiss
+
+    n, dim = vectors.shape if vectors.ndim == 2 and len(vectors) else (0, vectors.shape[-1] if vectors.ndim == 2 else 384)
+    if index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = ef_search
+    elif index_type == "ivf" and n >= 1000:
+        nlist = int(4 * np.sqrt(n))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors[np.random.default_rng(0).choice(n, min(n, nlist * 64), replace=False)])
+        index.nprobe = max(8, nlist // 16)
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def make_bm25(tokens: list[list[str]]):
+    import bm25s
+
+    retriever = bm25s.BM25()
+    retriever.index(tokens, show_progress=False)
+    return retriever
+
+
+def load_corpus(folder: Path, max_mb: float = 20.0) -> list[Document]:
+    docs, seen = [], set()
+    for path in scan(folder):
+        d = read_document(path, max_mb=max_mb)
+        if d.sha256 not in seen:
+            seen.add(d.sha256)
+            docs.append(d)
+    return docs
+
+
+README = __doc__.split("\n\n", 1)[1].replace("    ", "", 1)
+README = "# The index folder\n\nGenerated by `rag index build`; do not edit. Files:\n\n```\n" + \
+    "\n".join(line[4:] if line.startswith("    ") else line
+              for line in __doc__.split("\n\n")[1].splitlines()) + \
+    "\n```\n\nThe loader refuses an index whose manifest does not match the configuration, " \
+    "and names the command that rebuilds it.\n"

@@ -1,0 +1,199 @@
+"""Find the chunks for a question (BM25 + dense, fused), then pick the few sentences worth showing.
+
+Chunk retrieval casts the net; sentence selection keeps the prompt small: the generator reads
+`passages` short spans (a sentence, plus its neighbour when the sentence needs it), not whole chunks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .index import Index
+from .text import STOPWORDS, content_terms, stem, words
+from .types import Hit, Passage
+
+RRF_K = 60
+# Words that say where an answer should come from, not what it is about.
+QUESTION_NOISE = frozenset(stem(w) for w in (
+    "article articles report reports reported according rfe rl tribune news story coverage piece "
+    "mention mentioned mentions write wrote written").split())
+_NEEDS_PREVIOUS = re.compile(
+    r"^[\"“‘']?(he|she|it|they|this|that|these|those|his|her|its|their|him|them|there|but|and|also|"
+    r"so|yet|still|however|instead|meanwhile|later|then)\b", re.I)
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    """Stemmed content terms of a question; misspelt ones also match their closest index terms."""
+
+    terms: tuple[str, ...]
+    expansions: dict  # term -> tuple of index terms it stands for (itself if known)
+    idf: dict  # index term -> inverse document frequency
+
+    def all_index_terms(self) -> list[str]:
+        return [t for term in self.terms for t in self.expansions[term]]
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    hits: list[Hit]  # fused chunk ranking, best first
+    passages: list[Passage]  # numbered from 1, best first
+    relevance: float  # how well the best passage matches the question, 0..1 (for the abstain gate)
+    coverage: float  # IDF-weighted share of the question's terms found in the passages, 0..1
+
+
+def query_terms(index: Index, question: str) -> QueryTerms:
+    vocab = index.lexical.vocab_dict
+    df = index.doc_freq
+    n = max(len(index.chunks), 1)
+    terms, expansions = [], {}
+    names = {stem(w.lower()) for w in re.findall(r"(?<![.?!]\s)(?<!^)\b[A-Z][a-z]{3,}", question.strip())}
+    for term in dict.fromkeys(t for t in content_terms(question) if t not in QUESTION_NOISE):
+        if term in vocab:
+            expansions[term] = (term,)
+        elif term in names:  # a misspelt name ("Witkof") stands for its closest index terms
+            expansions[term] = tuple(_fuzzy(term, tuple(vocab)))
+        else:
+            expansions[term] = ()
+        terms.append(term)
+    idf = {t: float(np.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)))
+           for ts in expansions.values() for t in ts}
+    return QueryTerms(tuple(terms), expansions, idf)
+
+
+def _fuzzy(term: str, vocab: tuple[str, ...]) -> list[str]:
+    """Index terms within a small edit distance: "witkof" -> ["witkoff"]."""
+    from rapidfuzz import fuzz, process
+
+    matches = process.extract(term, vocab, scorer=fuzz.ratio, limit=3, score_cutoff=80)
+    return [m[0] for m in matches if m[0] and abs(len(m[0]) - len(term)) <= 3]
+
+
+def retrieve_chunks(index: Index, q: QueryTerms, qvec: np.ndarray | None, mode: str, fusion: str,
+                    lexical_weight: float, k: int) -> list[Hit]:
+    n = len(index.chunks)
+    if n == 0:
+        return []
+    lex = index.lexical_scores(q.all_index_terms()) if mode != "dense" else np.zeros(n, np.float32)
+    pool = set(np.argsort(-lex)[: k * 4].tolist()) if lex.any() else set()
+    if qvec is not None and mode != "lexical":
+        _, ids = index.search_dense(qvec, k * 4)
+        pool |= set(ids.tolist())
+    pool = sorted(pool)
+    if not pool:
+        return []
+    cos = index.chunk_vectors[pool] @ qvec if qvec is not None else np.zeros(len(pool), np.float32)
+    lex_pool = lex[pool]
+    lex_norm = lex_pool / lex_pool.max() if lex_pool.max() > 0 else lex_pool
+    if mode == "lexical":
+        fused = lex_norm
+    elif mode == "dense":
+        fused = cos
+    elif fusion == "rrf":
+        fused = _rrf(lex_pool) + _rrf(cos)
+    else:
+        top_cos = max(float(cos.max()), 1e-6)
+        fused = lexical_weight * lex_norm + (1 - lexical_weight) * np.clip(cos, 0, None) / top_cos
+    order = np.argsort(-fused)[:k]
+    return [Hit(index.chunks[pool[i]], float(fused[i]), float(lex_norm[i]), float(cos[i])) for i in order]
+
+
+def _rrf(scores: np.ndarray) -> np.ndarray:
+    ranks = np.empty(len(scores), dtype=np.float32)
+    ranks[np.argsort(-scores)] = np.arange(1, len(scores) + 1)
+    return 1.0 / (RRF_K + ranks)
+
+
+def select_passages(index: Index, q: QueryTerms, qvec: np.ndarray | None, hits: list[Hit],
+                    count: int, max_words: int) -> tuple[list[Passage], float, float]:
+    """Score each sentence of the retrieved chunks; return the best as numbered passages.
+
+    A sentence's score mixes its IDF-weighted coverage of the question terms, its own cosine
+    with the question, and the score of the best chunk it sits in.
+    """
+    if not hits:
+        return [], 0.0, 0.0
+    best_chunk = hits[0].score or 1.0
+    total_idf = sum(max((q.idf.get(t, 0.0) for t in q.expansions[term]), default=_unknown_idf(index))
+                    for term in q.terms) or 1.0
+    scored: dict[tuple[str, int], tuple[float, float, float, int]] = {}
+    for hit in hits:
+        chunk_share = hit.score / best_chunk
+        for a, b in hit.chunk.sentences:
+            key = (hit.chunk.doc_id, a)
+            if key in scored and scored[key][0] >= chunk_share:
+                continue
+            text = index.documents[hit.chunk.doc_id].text[a:b]
+            cover = _coverage(q, set(content_terms(text))) / total_idf
+            row = index.sentence_row[key]
+            cos = float(index.sentence_vectors[row] @ qvec) if qvec is not None else 0.0
+            scored[key] = (chunk_share, cover, cos, b)
+    ranked = sorted(scored.items(), key=lambda kv: -(0.45 * kv[1][1] + 0.35 * kv[1][2] + 0.2 * kv[1][0]))
+    passages: list[Passage] = []
+    taken: list[tuple[str, int, int]] = []
+    for (doc_id, a), (chunk_share, cover, cos, b) in ranked:
+        if len(passages) == count:
+            break
+        if any(d == doc_id and s <= a < e for d, s, e in taken):
+            continue
+        start, end = _window(index, doc_id, a, b, max_words)
+        if any(d == doc_id and start < e and s < end for d, s, e in taken):
+            start, end = a, b  # the neighbour is already shown; keep just the sentence
+        taken.append((doc_id, start, end))
+        score = 0.45 * cover + 0.35 * cos + 0.2 * chunk_share
+        chunk_id = next(h.chunk.id for h in hits if h.chunk.doc_id == doc_id and h.chunk.start <= a < h.chunk.end)
+        passages.append(Passage(len(passages) + 1, index.documents[doc_id], chunk_id, start, end, score, a, b))
+    if not passages:
+        return [], 0.0, 0.0
+    top = ranked[0][1]
+    relevance = max(top[1], top[2])
+    shown = set()
+    for p in passages:
+        shown |= set(content_terms(p.text))
+    coverage = _coverage(q, shown) / total_idf
+    return passages, relevance, coverage
+
+
+def _coverage(q: QueryTerms, present: set[str]) -> float:
+    return sum(max((q.idf.get(t, 0.0) for t in q.expansions[term] if t in present), default=0.0)
+               for term in q.terms)
+
+
+@lru_cache(maxsize=64)
+def _unknown_idf_cached(n: int) -> float:
+    return float(np.log(1 + (n + 0.5) / 0.5))
+
+
+def _unknown_idf(index: Index) -> float:
+    """A question term the articles never use weighs as much as the rarest possible term."""
+    return _unknown_idf_cached(len(index.chunks))
+
+
+def _window(index: Index, doc_id: str, a: int, b: int, max_words: int) -> tuple[int, int]:
+    """Extend a sentence to its predecessor when it starts with a pronoun or connective, or is short."""
+    text = index.documents[doc_id].text
+    sentence = text[a:b]
+    if not (_NEEDS_PREVIOUS.match(sentence) or len(sentence.split()) < 8):
+        return a, b
+    prev = _previous_sentence(index, doc_id, a)
+    if prev is None or "\n" in text[prev[1]:a] and text[prev[0]:prev[1]].count(" ") < 12:
+        return a, b  # a heading or another paragraph's short line: not context
+    if len(text[prev[0]:b].split()) > max_words:
+        return a, b
+    return prev[0], b
+
+
+def _previous_sentence(index: Index, doc_id: str, a: int) -> tuple[int, int] | None:
+    row = index.sentence_row.get((doc_id, a))
+    if not row:
+        return None
+    s = index.sentences[row - 1]
+    return (s.start, s.end) if s.doc_id == doc_id else None
+
+
+def is_stopword_only(question: str) -> bool:
+    return not [w for w in words(question) if w not in STOPWORDS]

@@ -1,0 +1,122 @@
+"""Small typed values passed between stages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str  # stable slug, from the file name
+    title: str
+    outlet: str
+    published: str  # ISO date or ""
+    url: str
+    text: str  # the article body, unchanged; every offset points into it
+    source: str = ""  # where it was read from
+    sha256: str = ""  # of `text`: the identity used for deduplication
+
+    def meta(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "text"}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str  # "<doc_id>#<n>"
+    doc_id: str
+    start: int  # character offsets into Document.text
+    end: int
+    text: str
+    sentences: tuple[tuple[int, int], ...]  # (start, end) of each sentence, document offsets
+
+    @property
+    def sha256(self) -> str:
+        from .text import sha256
+
+        return sha256(self.text)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the parts it came from."""
+
+    chunk: Chunk
+    score: float
+    lexical: float = 0.0  # BM25 score divided by the best BM25 score for the query
+    dense: float = 0.0  # cosine similarity with the query
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One numbered span of text shown to the generator."""
+
+    n: int
+    doc: Document
+    chunk_id: str
+    start: int
+    end: int
+    score: float
+    sentence_start: int  # the span of the sentence that earned the passage its place
+    sentence_end: int
+
+    @property
+    def text(self) -> str:
+        return self.doc.text[self.start:self.end]
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    outlet: str
+    published: str
+    url: str
+    chunk_id: str
+    quote: str  # the cited text, exactly doc.text[start:end]
+    start: int
+    end: int
+
+    @classmethod
+    def from_passage(cls, p: Passage) -> "Citation":
+        return cls(n=p.n, doc_id=p.doc.id, title=p.doc.title, outlet=p.doc.outlet,
+                   published=p.doc.published, url=p.doc.url, chunk_id=p.chunk_id,
+                   quote=p.text, start=p.start, end=p.end)
+
+
+@dataclass
+class Timings:
+    """Seconds spent in each stage of one answer."""
+
+    rewrite: float = 0.0
+    retrieve: float = 0.0
+    select: float = 0.0
+    prompt_eval: float = 0.0  # reading the prompt, up to the first token
+    generate: float = 0.0  # writing the answer after the first token
+    verify: float = 0.0
+    first_token: float = 0.0  # from the call to the first streamed text
+    total: float = 0.0
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    question: str  # the question as asked
+    standalone_question: str  # after follow-up rewriting
+    passages: list[Passage] = field(default_factory=list)  # everything shown to the generator
+    timings: Timings = field(default_factory=Timings)
+    raw: str = ""  # the generator's own text before verification
+    verdict: str = ""  # "verified", "repaired", "quoted", "declined: <reason>"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["passages"] = [
+            {"n": p.n, "doc_id": p.doc.id, "chunk_id": p.chunk_id, "start": p.start, "end": p.end,
+             "score": p.score, "text": p.text}
+            for p in self.passages
+        ]
+        return d
