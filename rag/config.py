@@ -69,7 +69,7 @@ class Config:
     retrieval: str = "hybrid"  # hybrid | lexical | dense
     fusion: str = "weighted"  # weighted (score fusion) | rrf (reciprocal rank fusion)
     lexical_weight: float = 0.7  # share of BM25 in weighted fusion; dense gets the rest
-    top_chunks: int = 6  # chunks retrieved before sentence selection
+    top_chunks: int = 10  # chunks retrieved before sentence selection
     passages: int = 4  # numbered passages given to the generator
     passage_words: int = 70  # a passage (a sentence plus what it needs) is cut near this length
 

@@ -100,8 +100,8 @@ class Index:
     # --- building ---------------------------------------------------------------------------
     @classmethod
     def build(cls, documents: list[Document], embedder, chunk_words: int, chunk_overlap: int,
-              index_type: str = "flat", corpus: dict | None = None, reuse: "Index | None" = None,
-              progress: bool = False) -> "Index":
+              index_type: str = "flat", hnsw_from: int = 200_000, corpus: dict | None = None,
+              reuse: "Index | None" = None, progress: bool = False) -> "Index":
         """Chunk and embed documents. Vectors of unchanged text are taken from `reuse`."""
         chunks = [c for d in documents for c in chunk_document(d, chunk_words, chunk_overlap)]
         sentences = sentence_list(chunks)
@@ -119,7 +119,7 @@ class Index:
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "embedder": {**identity, "dim": dim},
             "chunking": {"chunk_words": chunk_words, "chunk_overlap": chunk_overlap, "splitter": SPLITTER},
-            "index_type": resolve_index_type(index_type, len(chunks)),
+            "index_type": resolve_index_type(index_type, len(chunks), hnsw_from),
             "lexical": {"library": "bm25s", "tokens": "words, digit groups joined, stop words dropped, Snowball stems"},
             "corpus": corpus or {},
             "documents_sha256": sha256(json.dumps(sorted(d.sha256 for d in documents))),

@@ -132,7 +132,7 @@ def select_passages(index: Index, q: QueryTerms, qvec: np.ndarray | None, hits: 
             row = index.sentence_row[key]
             cos = float(index.sentence_vectors[row] @ qvec) if qvec is not None else 0.0
             scored[key] = (chunk_share, cover, cos, b)
-    ranked = sorted(scored.items(), key=lambda kv: -(0.45 * kv[1][1] + 0.35 * kv[1][2] + 0.2 * kv[1][0]))
+    ranked = sorted(scored.items(), key=lambda kv: -_mix(*kv[1][:3]))
     passages: list[Passage] = []
     taken: list[tuple[str, int, int]] = []
     for (doc_id, a), (chunk_share, cover, cos, b) in ranked:
@@ -144,7 +144,7 @@ def select_passages(index: Index, q: QueryTerms, qvec: np.ndarray | None, hits: 
         if any(d == doc_id and start < e and s < end for d, s, e in taken):
             start, end = a, b  # the neighbour is already shown; keep just the sentence
         taken.append((doc_id, start, end))
-        score = 0.45 * cover + 0.35 * cos + 0.2 * chunk_share
+        score = _mix(chunk_share, cover, cos)
         chunk_id = next(h.chunk.id for h in hits if h.chunk.doc_id == doc_id and h.chunk.start <= a < h.chunk.end)
         passages.append(Passage(len(passages) + 1, index.documents[doc_id], chunk_id, start, end, score, a, b))
     if not passages:
@@ -156,6 +156,14 @@ def select_passages(index: Index, q: QueryTerms, qvec: np.ndarray | None, hits: 
         shown |= set(content_terms(p.text))
     coverage = _coverage(q, shown) / total_idf
     return passages, relevance, coverage
+
+
+# Weights of a sentence's score, tuned on eval/questions.jsonl (evidence recall of 4 passages).
+W_COVER, W_COS, W_CHUNK = 0.3, 0.3, 0.4
+
+
+def _mix(chunk_share: float, cover: float, cos: float) -> float:
+    return W_COVER * cover + W_COS * cos + W_CHUNK * chunk_share
 
 
 def _coverage(q: QueryTerms, present: set[str]) -> float:
@@ -174,24 +182,34 @@ def _unknown_idf(index: Index) -> float:
 
 
 def _window(index: Index, doc_id: str, a: int, b: int, max_words: int) -> tuple[int, int]:
-    """Extend a sentence to its predecessor when it starts with a pronoun or connective, or is short."""
+    """A sentence plus the neighbour it needs to be understood.
+
+    Backwards when it starts with a pronoun or connective ("He’s met with Putin five times") or is
+    short; forwards when the next sentence is the quote it announces (“...,” he said).
+    """
     text = index.documents[doc_id].text
     sentence = text[a:b]
-    if not (_NEEDS_PREVIOUS.match(sentence) or len(sentence.split()) < 8):
-        return a, b
-    prev = _previous_sentence(index, doc_id, a)
-    if prev is None or "\n" in text[prev[1]:a] and text[prev[0]:prev[1]].count(" ") < 12:
-        return a, b  # a heading or another paragraph's short line: not context
-    if len(text[prev[0]:b].split()) > max_words:
-        return a, b
-    return prev[0], b
+    start, end = a, b
+    if _NEEDS_PREVIOUS.match(sentence) or len(sentence.split()) < 8:
+        prev = _neighbour(index, doc_id, a, -1)
+        heading = prev is not None and "\n" in text[prev[1]:a] and text[prev[0]:prev[1]].count(" ") < 12
+        if prev is not None and not heading and len(text[prev[0]:b].split()) <= max_words:
+            start = prev[0]
+    nxt = _neighbour(index, doc_id, a, +1)
+    if nxt is not None and _QUOTE_WITH_ATTRIBUTION.match(text[nxt[0]:nxt[1]]) \
+            and len(text[start:nxt[1]].split()) <= max_words:
+        end = nxt[1]
+    return start, end
 
 
-def _previous_sentence(index: Index, doc_id: str, a: int) -> tuple[int, int] | None:
+_QUOTE_WITH_ATTRIBUTION = re.compile(r"^[“\"].*[”\"],?\s+(he|she|they)\s+\w+", re.S)
+
+
+def _neighbour(index: Index, doc_id: str, a: int, step: int) -> tuple[int, int] | None:
     row = index.sentence_row.get((doc_id, a))
-    if not row:
+    if row is None or not 0 <= row + step < len(index.sentences):
         return None
-    s = index.sentences[row - 1]
+    s = index.sentences[row + step]
     return (s.start, s.end) if s.doc_id == doc_id else None
 
 

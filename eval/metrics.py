@@ -1,0 +1,172 @@
+"""Evaluation metrics as pure functions. Each defines its empty case (no rows -> 0.0, never an error).
+
+    >>> normalize_answer("Capped at 600, 000 “in peacetime.”")
+    'capped at 600000 in peacetime'
+    >>> alias_match("It would cap it at 600,000 [1].", ["600 000"])
+    True
+    >>> alias_match("995 miles [1]", [["995 miles"], ["2,500 km", "2500 kilometers"]])
+    False
+    >>> round(token_f1("six hundred thousand troops", ["600,000 troops"]), 2)
+    0.33
+    >>> percentile([1.0, 2.0, 3.0, 4.0], 50)
+    2.0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+
+_PUNCT = re.compile(r"[^\w\s]")
+_THOUSANDS = re.compile(r"(?<=\d)[,.]?\s?(?=\d{3}\b)")
+
+
+def normalize_answer(text: str) -> str:
+    """Lower case, straight quotes, digit groups joined, punctuation dropped, spaces collapsed."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    text = re.sub(r"\[\d+(?:,\s*\d+)*\]", " ", text)  # citation markers are not part of the answer
+    text = _THOUSANDS.sub("", text)
+    text = text.replace("'", "")
+    text = _PUNCT.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    needle = normalize_answer(needle)
+    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", normalize_answer(haystack)) is not None
+
+
+def alias_match(prediction: str, answers: list) -> bool:
+    """True when an alias occurs in the prediction; with a list of lists, one alias of each list must."""
+    if not answers:
+        return False
+    if isinstance(answers[0], list):
+        return all(any(_contains(prediction, a) for a in group) for group in answers)
+    return any(_contains(prediction, a) for a in answers)
+
+
+def token_f1(prediction: str, answers: list) -> float:
+    """Best SQuAD-style token F1 against any alias (groups are joined into one reference)."""
+    refs = [" ".join(g) for g in answers] if answers and isinstance(answers[0], list) else list(answers)
+    pred = normalize_answer(prediction).split()
+    best = 0.0
+    for ref in refs:
+        gold = normalize_answer(ref).split()
+        common = sum((Counter(pred) & Counter(gold)).values())
+        if common:
+            p, r = common / len(pred), common / len(gold)
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def rate(flags: list[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def abstention(rows: list[dict]) -> dict:
+    """Precision: declines that were right to decline. Recall: unanswerable questions declined."""
+    declined = [r for r in rows if r["abstained"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    return {
+        "precision": rate([not r["answerable"] for r in declined]),
+        "recall": rate([r["abstained"] for r in unanswerable]),
+        "declined_answerable": sum(1 for r in declined if r["answerable"]),
+    }
+
+
+def supports(passage: str, evidence: list[str], answers: list) -> bool:
+    """A cited passage supports an answer when it holds the evidence (or most of it) or an answer alias."""
+    p = normalize_answer(passage)
+    for e in evidence:
+        e = normalize_answer(e)
+        if e and (e in p or p in e):
+            return True
+        e_tokens, p_tokens = set(e.split()), set(p.split())
+        if e_tokens and len(e_tokens & p_tokens) / len(e_tokens) >= 0.6:
+            return True
+    return alias_match(passage, answers) if answers else False
+
+
+def citation_quality(rows: list[dict]) -> dict:
+    """ALCE-style, over answered, answerable questions.
+
+    recall: answers whose citations together support them; precision: citations that support the
+    answer on their own. Also counts answers without any citation and citations to no passage.
+    """
+    answered = [r for r in rows if r["answerable"] and not r["abstained"]]
+    recall, precision, no_citation, dangling = [], [], 0, 0
+    for r in answered:
+        quotes = [c["quote"] for c in r["citations"]]
+        dangling += r.get("dangling_citations", 0)
+        if not quotes:
+            no_citation += 1
+            recall.append(False)
+            continue
+        flags = [supports(q, r["evidence"], r["answers"]) for q in quotes]
+        recall.append(supports(" ".join(quotes), r["evidence"], r["answers"]) or any(flags))
+        precision.extend(flags)
+    correct = [r for r in answered if r["correct"]]
+    contains = [any(alias_match(c["quote"], r["answers"]) or supports(c["quote"], r["evidence"], [])
+                    for c in r["citations"]) for r in correct]
+    return {"recall": rate(recall), "precision": rate(precision), "no_citation": no_citation,
+            "dangling": dangling, "correct_with_supporting_citation": rate(contains)}
+
+
+def retrieval_ranks(passages: list[str], evidence: list[str]) -> int | None:
+    """1-based rank of the first passage holding the evidence, or None."""
+    for i, p in enumerate(passages, 1):
+        if supports(p, evidence, []):
+            return i
+    return None
+
+
+def recall_at(ranks: list[int | None], k: int) -> float:
+    return rate([r is not None and r <= k for r in ranks])
+
+
+def mrr(ranks: list[int | None]) -> float:
+    return sum(1.0 / r for r in ranks if r) / len(ranks) if ranks else 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least q% of values at or below it."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    k = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[k - 1]
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Every headline number of a run, from its per-question rows."""
+    answerable = [r for r in rows if r["answerable"]]
+    ranks = [r.get("evidence_rank") for r in answerable]
+    latency = [r["seconds"] for r in rows if "seconds" in r]
+    ttft = [r["first_token"] for r in rows if "first_token" in r]
+    by_kind: dict[str, list[bool]] = {}
+    for r in rows:
+        by_kind.setdefault(r["kind"], []).append(r["correct"])
+    return {
+        "questions": len(rows),
+        "answerable": len(answerable),
+        "accuracy": rate([r["correct"] for r in answerable]),
+        "token_f1": sum(r.get("f1", 0.0) for r in answerable) / len(answerable) if answerable else 0.0,
+        "declined_correctly": rate([r["abstained"] for r in rows if not r["answerable"]]),
+        "overall": rate([r["correct"] for r in rows]),
+        "abstention": abstention(rows),
+        "citations": citation_quality(rows),
+        "retrieval": {"recall@1": recall_at(ranks, 1), "recall@2": recall_at(ranks, 2),
+                      "recall@4": recall_at(ranks, 4), "recall@all": recall_at(ranks, 99), "mrr": mrr(ranks)},
+        "latency": {"p50": percentile(latency, 50), "p95": percentile(latency, 95),
+                    "first_token_p50": percentile(ttft, 50), "first_token_p95": percentile(ttft, 95)},
+        "tokens": {"prompt_mean": _mean([r.get("prompt_tokens", 0) for r in rows if "prompt_tokens" in r]),
+                   "completion_mean": _mean([r.get("completion_tokens", 0) for r in rows if "completion_tokens" in r])},
+        "by_kind": {k: rate(v) for k, v in sorted(by_kind.items())},
+    }
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0

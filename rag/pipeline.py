@@ -1,0 +1,283 @@
+"""The RAG object: retrieve -> select -> prompt -> generate -> verify, plus document management.
+
+    bot = RAG.load()                                  # builds the index if it is missing
+    answer = bot.ask("What cap did the first US draft propose?")
+    for piece in bot.stream("Who is Dmitriev?"):      # text pieces, then the final Answer
+        ...
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .config import Config
+from .embed import Embedder, SentenceTransformerEmbedder
+from .errors import DocumentError, IndexMissing, InputError, RagError
+from .generate import Generator, Usage, make_generator
+from .index import Index, corpus_fingerprint, load_corpus
+from .ingest import read_document
+from .prompt import NOT_FOUND, build_messages
+from .retrieve import Retrieval, query_terms, retrieve_chunks, select_passages
+from .rewrite import rewrite
+from .text import words
+from .types import Answer, Citation, Document, Timings
+from .verify import conflict_note, find_conflict, measures, verify
+
+DECLINE = "The articles don't say."
+
+
+@dataclass(frozen=True)
+class AddResult:
+    path: str
+    status: str  # added | replaced | unchanged | skipped
+    doc_id: str = ""
+    reason: str = ""
+
+
+class RAG:
+    def __init__(self, config: Config, index: Index, embedder: Embedder, generator: Generator | None = None):
+        self.config = config
+        self.index = index
+        self.embedder = embedder
+        self._generator = generator
+        self._write_lock = threading.Lock()  # one document change at a time; readers use the old index
+
+    # --- construction ---------------------------------------------------------------------
+    @classmethod
+    def load(cls, config: Config | None = None, *, embedder: Embedder | None = None,
+             generator: Generator | None = None, build_if_missing: bool = True, progress: bool = False) -> "RAG":
+        """Open the index named by the config (building it from the corpus folder if it is missing).
+
+        Refuses an index built with another embedder, other chunking or from changed articles.
+        Models load lazily: the embedder on the first question, the generator on the first answer.
+        """
+        config = config or Config()
+        embedder = embedder or SentenceTransformerEmbedder(config.embedder, config.cache_dir, config.device)
+        corpus = corpus_fingerprint(config.corpus_dir) if config.corpus_dir.is_dir() else None
+        try:
+            index = Index.load(config.index_dir)
+        except IndexMissing:
+            if not build_if_missing:
+                raise
+            index = build_index(config, embedder, progress=progress)
+        else:
+            index.check_compatible(embedder.identity(), config.chunk_words, config.chunk_overlap, corpus)
+        return cls(config, index, embedder, generator)
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            c = self.config
+            self._generator = make_generator(c.generator, c.cache_dir, c.device, c.n_threads, c.n_ctx,
+                                             c.n_gpu_layers, c.temperature)
+        return self._generator
+
+    def warm_up(self, generator: bool = True) -> None:
+        """Load the models now instead of on the first question."""
+        getattr(self.embedder, "warm_up", lambda: None)()
+        if generator:
+            getattr(self.generator, "warm_up", lambda: None)()
+
+    # --- questions --------------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        if not isinstance(question, str):
+            raise InputError(f"the question must be text, not {type(question).__name__}")
+        q = " ".join(question.split())
+        if not q:
+            raise InputError("the question is empty: type a question about the articles")
+        if len(q) > self.config.max_question_chars:
+            raise InputError(f"the question is {len(q):,} characters long; the limit is "
+                             f"{self.config.max_question_chars:,}. Ask a shorter question.")
+        if not words(q):
+            raise InputError("the question has no words in it: type a question about the articles")
+        return q
+
+    def retrieve(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Retrieval:
+        """Retrieval only (no generation): the passages a question would be answered from."""
+        q = self.check_question(question)
+        standalone = rewrite(q, _clean_history(history))
+        return self._retrieve(standalone, Timings())
+
+    def _retrieve(self, standalone: str, timings: Timings) -> Retrieval:
+        c = self.config
+        index = self.index
+        t = time.perf_counter()
+        terms = query_terms(index, standalone)
+        qvec = self.embedder.embed([standalone], query=True)[0] if c.retrieval != "lexical" else None
+        hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight, c.top_chunks)
+        timings.retrieve = time.perf_counter() - t
+        t = time.perf_counter()
+        passages, relevance, coverage = select_passages(index, terms, qvec, hits, c.passages, c.passage_words)
+        timings.select = time.perf_counter() - t
+        return Retrieval(hits, passages, relevance, coverage)
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Answer:
+        answer = None
+        for item in self.stream(question, history):
+            if isinstance(item, Answer):
+                answer = item
+        return answer
+
+    def stream(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is written, then the final, verified `Answer`.
+
+        The final text can differ from the streamed pieces: verification may fix a citation,
+        or replace an unsupported answer with a quote or a decline.
+        """
+        start = time.perf_counter()
+        q = self.check_question(question)
+        timings = Timings()
+        history = _clean_history(history)
+        t = time.perf_counter()
+        complete = self._complete if self.config.rewrite_followups and history else None
+        standalone = rewrite(q, history, complete) if self.config.rewrite_followups else q
+        timings.rewrite = time.perf_counter() - t
+        found = self._retrieve(standalone, timings)
+        answer = Answer(text="", citations=[], abstained=True, question=q, standalone_question=standalone,
+                        passages=found.passages, timings=timings)
+
+        if not found.passages or found.relevance < self.config.min_relevance:
+            answer.text = DECLINE + " Nothing in them matches this question."
+            answer.verdict = f"declined: best passage relevance {found.relevance:.2f} is below " \
+                             f"{self.config.min_relevance:.2f}"
+            yield from self._finish(answer, start, first=True)
+            return
+
+        messages = build_messages(found.passages, standalone)
+        usage = Usage()
+        raw, held, first = "", "", True
+        t = time.perf_counter()
+        for piece in self.generator.stream(messages, self.config.max_answer_tokens, usage):
+            if first:
+                timings.prompt_eval = time.perf_counter() - t
+                t_gen = time.perf_counter()
+            raw += piece
+            held += piece
+            # hold back text that may turn out to be the refusal marker
+            if NOT_FOUND.startswith(held.strip().upper()) and held.strip():
+                continue
+            if first:
+                timings.first_token = time.perf_counter() - start
+                first = False
+            yield held
+            held = ""
+        timings.generate = time.perf_counter() - t_gen if raw else 0.0
+        if not raw:
+            timings.prompt_eval = time.perf_counter() - t
+        answer.raw = raw
+        answer.prompt_tokens, answer.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+
+        t = time.perf_counter()
+        self._settle(answer, found)
+        timings.verify = time.perf_counter() - t
+        yield from self._finish(answer, start, first=first)
+
+    def _settle(self, answer: Answer, found: Retrieval) -> None:
+        """Verify the raw answer; keep it, repair its citations, quote the evidence, or decline."""
+        passages = found.passages
+        verdict = verify(answer.raw, passages, answer.standalone_question)
+        if verdict.ok:
+            text, cited = verdict.text, list(verdict.cited)
+            other = find_conflict(text, verdict.cited, passages, answer.standalone_question)
+            if other is not None:
+                families = {fam for _, fam, _ in measures(text)}
+                text += " " + conflict_note(other, families)
+                cited.append(other.n)
+            answer.text, answer.abstained = text, False
+            answer.citations = [Citation.from_passage(p) for n in cited for p in passages if p.n == n]
+            answer.verdict = verdict.status + (f": {verdict.reason}" if verdict.reason else "")
+            return
+        answer.text = DECLINE
+        if verdict.status == "failed":
+            answer.text += " The model's answer could not be checked against the passages, so I won't guess."
+        answer.verdict = f"declined: {verdict.reason}"
+
+    def _finish(self, answer: Answer, start: float, first: bool) -> Iterator[str | Answer]:
+        answer.timings.total = time.perf_counter() - start
+        if first:
+            answer.timings.first_token = answer.timings.total
+        yield answer
+
+    def _complete(self, messages: list[dict]) -> str:
+        usage = Usage()
+        return "".join(self.generator.stream(messages, 48, usage))
+
+    # --- documents -----------------------------------------------------------------------------
+    def documents(self) -> list[Document]:
+        return list(self.index.documents.values())
+
+    def add_documents(self, paths: Sequence[str | Path], progress: bool = False) -> list[AddResult]:
+        """Index files; each result says added, replaced (same id, new text), unchanged or skipped (why).
+
+        A file that cannot be read is skipped; the others are indexed, and nothing indexed is lost.
+        """
+        with self._write_lock:
+            current = dict(self.index.documents)
+            by_hash = {d.sha256: d.id for d in current.values()}
+            results, changed = [], False
+            for path in paths:
+                try:
+                    doc = read_document(path, max_mb=self.config.max_file_mb)
+                except DocumentError as exc:
+                    results.append(AddResult(str(path), "skipped", reason=str(exc)))
+                    continue
+                if doc.sha256 in by_hash:
+                    same = by_hash[doc.sha256]
+                    results.append(AddResult(str(path), "unchanged", same,
+                                             "already indexed" + (f" as '{same}'" if same != doc.id else "")))
+                    continue
+                status = "replaced" if doc.id in current else "added"
+                if status == "replaced":
+                    by_hash.pop(current[doc.id].sha256, None)
+                current[doc.id] = doc
+                by_hash[doc.sha256] = doc.id
+                changed = True
+                results.append(AddResult(str(path), status, doc.id))
+            if changed:
+                self._replace_documents(list(current.values()), progress)
+            return results
+
+    def remove_document(self, doc_id: str) -> Document:
+        with self._write_lock:
+            current = dict(self.index.documents)
+            if doc_id not in current:
+                known = ", ".join(sorted(current)) or "none"
+                raise RagError(f"no document with id '{doc_id}'. Indexed ids: {known}")
+            removed = current.pop(doc_id)
+            self._replace_documents(list(current.values()), progress=False)
+            return removed
+
+    def _replace_documents(self, docs: list[Document], progress: bool) -> None:
+        new_index = self.index.with_documents(docs, self.embedder, progress=progress)
+        new_index.save(self.config.index_dir)
+        self.index = new_index  # readers holding the old object finish on it undisturbed
+
+
+def build_index(config: Config, embedder: Embedder, progress: bool = False,
+                keep_added: Index | None = None) -> Index:
+    """Index every article in the corpus folder (and, optionally, documents added to an old index)."""
+    docs = load_corpus(config.corpus_dir, config.max_file_mb)
+    if keep_added is not None:
+        corpus_ids = {d.id for d in docs}
+        docs += [d for d in keep_added.documents.values() if d.id not in corpus_ids]
+    corpus = corpus_fingerprint(config.corpus_dir)
+    index = Index.build(docs, embedder, config.chunk_words, config.chunk_overlap, index_type=config.index_type,
+                        hnsw_from=config.hnsw_from, corpus=corpus, reuse=keep_added, progress=progress)
+    index.save(config.index_dir)
+    return index
+
+
+def _clean_history(history) -> list[tuple[str, str]]:
+    out = []
+    for turn in history or []:
+        if isinstance(turn, dict):  # gradio "messages" format is handled by the app; accept pairs here
+            continue
+        if len(turn) == 2 and all(isinstance(x, str) for x in turn):
+            out.append((turn[0], turn[1]))
+        else:
+            raise InputError("history must be a list of (question, answer) pairs of text")
+    return out

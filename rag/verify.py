@@ -1,0 +1,260 @@
+"""Check a generated answer against the passages it cites, and repair or reject it.
+
+Grounding comes from here, not from trusting a small model:
+- citations must point at passages that exist;
+- each sentence's numbers must occur in the passage it cites, its names in that article,
+  and most of its other content words in the passage (stems, so paraphrase is allowed);
+- a sentence cited wrongly, or not at all, is re-cited to the passage that does support it;
+- the answer must be of the kind asked for ("how many" needs a number);
+- anything else fails, and the pipeline declines.
+
+    >>> from rag.types import Document, Passage
+    >>> d = Document("d", "T", "O", "", "", "The initial US draft would cap it at 600, 000.")
+    >>> p = [Passage(1, d, "d#0", 0, len(d.text), 1.0, 0, len(d.text))]
+    >>> verify("The draft capped it at 600,000 [1].", p, "What cap?").status
+    'verified'
+    >>> verify("The draft capped it at 500,000 [1].", p, "What cap?").reason
+    'the number 500000 is not in passage 1'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .prompt import NOT_FOUND
+from .text import content_terms, normalize, numbers, words
+from .types import Passage
+
+CITE = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+REFUSAL = re.compile(
+    r"not found|(do|does|did) not (contain|mention|say|answer|provide|specify|state|include)|"
+    r"no (information|mention|details?)|not (mentioned|specified|stated|provided|given|available|clear)|"
+    r"(cannot|can't|can not|unable to) (be )?(answer|determin|find|tell|say)|don't (say|know|mention)|"
+    r"doesn't (say|mention|specify)|there is no (indication|evidence)", re.I)
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
+NUMBER_WORDS.update({w: str(i) for i, w in enumerate(
+    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth".split()) if i})
+NUMBER_WORDS.update({"once": "1", "twice": "2", "thrice": "3", "dozen": "12", "dozens": "12"})
+NOT_NAMES = frozenset("""the a an he she it they we i you his her its their this that these those there
+but and or so if in on at by for of to as after before when while during since according also both
+us u.s mr mrs ms president secretary minister prime leader senator representative however then later
+""".split())
+MONTHS = ("january february march april may june july august september october november december "
+          "monday tuesday wednesday thursday friday saturday sunday").split()
+TIME_WORDS = frozenset(MONTHS + "today yesterday tomorrow week weeks month months year years day days "
+                                "weekend morning evening night earlier later ago recently soon".split())
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # verified | repaired | refused | failed
+    text: str  # the answer with its citations checked (and repaired where that was possible)
+    cited: tuple[int, ...]  # passage numbers the final text cites, in order of first use
+    reason: str = ""  # why it failed or what was repaired
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("verified", "repaired")
+
+
+def is_refusal(text: str) -> bool:
+    t = text.strip()
+    return not t or t.upper().startswith(NOT_FOUND) or bool(REFUSAL.search(t))
+
+
+def tidy(text: str) -> str:
+    """Join spaced thousands ("600, 000" -> "600,000") and put one space before each citation."""
+    text = re.sub(r"(?<=\d),\s+(?=\d{3}\b)", ",", text.strip())
+    text = CITE.sub(lambda m: " [" + ", ".join(re.split(r"\s*[,;]\s*", m.group(1))) + "]", text)
+    return re.sub(r"\s+([.,;:!?])", r"\1", text).strip()
+
+
+def split_answer(text: str) -> list[str]:
+    """Answer sentences, each keeping the citations that follow it: "A [1]. B. [2]" -> 2 parts."""
+    parts = re.split(r"(?<=[.!?”\"])\s+(?=[A-Z“\"])", text.strip())
+    out: list[str] = []
+    for part in parts:
+        if out and CITE.fullmatch(part.strip().rstrip(".")):
+            out[-1] += " " + part.strip()
+        else:
+            out.append(part)
+    return [p for p in out if p.strip()]
+
+
+def citations_in(text: str) -> list[int]:
+    return [int(n) for m in CITE.finditer(text) for n in re.split(r"\s*[,;]\s*", m.group(1))]
+
+
+def facts(sentence: str) -> tuple[set[str], set[str], set[str]]:
+    """(numbers, names, content terms) of one answer sentence, citations removed."""
+    plain = CITE.sub("", sentence)
+    nums = numbers(plain) | {NUMBER_WORDS[w] for w in words(plain) if w in NUMBER_WORDS}
+    tokens = re.findall(r"[A-Z][\w’'-]*[a-z][\w’'-]*", normalize(plain))
+    names = {t.split("'")[0].split("’")[0].lower() for t in tokens} - NOT_NAMES
+    names = {n for n in names if len(n) > 2}
+    terms = {t for t in content_terms(plain) if not t.isdigit()}
+    return nums, names, terms
+
+
+def passage_numbers(text: str) -> set[str]:
+    return numbers(text) | {NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS}
+
+
+def _name_found(name: str, vocabulary: set[str]) -> bool:
+    if name in vocabulary:
+        return True
+    if len(name) < 5:
+        return False
+    from rapidfuzz import fuzz, process
+
+    return process.extractOne(name, vocabulary, scorer=fuzz.ratio, score_cutoff=85) is not None
+
+
+def support(sentence: str, passage: Passage, question_words: set[str], question_terms: set[str]) -> str:
+    """'' when the passage supports the sentence, else what is missing."""
+    nums, names, terms = facts(sentence)
+    have_nums = passage_numbers(passage.text)
+    for n in sorted(nums):
+        if n not in have_nums:
+            return f"the number {n} is not in passage {passage.n}"
+    article_words = set(words(passage.doc.text)) | set(words(passage.doc.title)) | question_words
+    for name in sorted(names):
+        if not _name_found(name, article_words):
+            return f"the name '{name}' is not in the article of passage {passage.n}"
+    new_terms = terms - question_terms - {t for nm in names for t in content_terms(nm)}
+    if len(new_terms) >= 2:
+        present = set(content_terms(passage.text))
+        found = len(new_terms & present) / len(new_terms)
+        if found < 0.5:
+            missing = ", ".join(sorted(new_terms - present)[:4])
+            return f"passage {passage.n} does not mention {missing}"
+    return ""
+
+
+def expected_kind(question: str) -> str:
+    q = question.lower()
+    if re.search(r"\bhow (many|much|long|far|old)\b|\bwhat (number|percentage|share)\b|\bhow big\b", q):
+        return "number"
+    if re.search(r"^\s*when\b|\bwhat (date|day|year|month|time)\b|\bwhich (date|day|year|month)\b|\bwhen\b", q):
+        return "time"
+    return ""
+
+
+def has_kind(answer: str, kind: str) -> bool:
+    nums = passage_numbers(CITE.sub("", answer))
+    if kind == "number":
+        return bool(nums) or bool(re.search(r"\b(several|dozens|hundreds|thousands|millions)\b", answer, re.I))
+    if kind == "time":
+        return bool(nums) or bool(set(words(answer)) & TIME_WORDS)
+    return True
+
+
+def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
+    text = tidy(answer)
+    if is_refusal(text):
+        return Verdict("refused", text, (), "the model found no answer in the passages")
+    by_n = {p.n: p for p in passages}
+    kind = expected_kind(question)
+    if kind and not has_kind(text, kind):
+        return Verdict("failed", text, (), f"the question asks for a {kind} and the answer has none")
+    q_words = set(words(question))
+    q_terms = set(content_terms(question))
+    repaired: list[str] = []
+    out_sentences: list[str] = []
+    cited_order: list[int] = []
+    for sentence in split_answer(text):
+        plain = CITE.sub("", sentence).strip()
+        if not re.search(r"\w", plain):
+            continue
+        cited = [n for n in citations_in(sentence) if n in by_n]
+        bad = [n for n in citations_in(sentence) if n not in by_n]
+        if bad:
+            repaired.append(f"dropped citation {bad} (no such passage)")
+        problems = {n: support(plain, by_n[n], q_words, q_terms) for n in cited}
+        good = [n for n in cited if not problems[n]]
+        if not good:
+            # cited nothing, or cited a passage that does not support it: look for one that does
+            alternatives = [p.n for p in passages if not support(plain, p, q_words, q_terms)]
+            if not alternatives:
+                reason = next(iter(problems.values()), "") or _why_unsupported(plain, passages, q_words, q_terms)
+                return Verdict("failed", text, (), reason)
+            good = alternatives[:1]
+            repaired.append(f"cited [{good[0]}] for: {plain[:60]}")
+        for n in good:
+            if n not in cited_order:
+                cited_order.append(n)
+        marks = "".join(f" [{n}]" for n in good)
+        end = plain[-1] if plain[-1] in ".!?" else ""
+        body = plain[:-1].rstrip() if end else plain
+        if body.endswith(("”", '"')) and end == ".":
+            out_sentences.append(f"{body}{marks}.")
+        else:
+            out_sentences.append(f"{body}{marks}{end or '.'}")
+    if not out_sentences:
+        return Verdict("failed", text, (), "the answer has no text")
+    final = " ".join(out_sentences)
+    return Verdict("repaired" if repaired else "verified", final, tuple(cited_order), "; ".join(repaired))
+
+
+UNITS = {
+    "distance": "mile miles km kilometer kilometers kilometre kilometres meter meters metre metres",
+    "people": "personnel troops soldiers people men servicemen members",
+    "money": "dollar dollars euro euros $ €",
+    "duration": "hour hours day days week weeks month months year years",
+}
+UNIT_FAMILY = {u: fam for fam, units in UNITS.items() for u in units.split()}
+_MEASURE = re.compile(r"(?:(?:about|up to|around|nearly|almost|more than|under|over|some)\s+)?"
+                      r"\d[\d,.\s]*\s?(?:-|–)?\s?([A-Za-z$€]+)")
+
+
+def measures(text: str) -> list[tuple[str, str, str]]:
+    """(number, unit family, phrase): "a range of up to 2,500 kilometers" -> [("2500", "distance", ...)]."""
+    out = []
+    norm = normalize(text)
+    for m in _MEASURE.finditer(norm):
+        family = UNIT_FAMILY.get(m.group(1).lower())
+        if family:
+            start = max(0, norm.rfind(" ", 0, max(0, m.start() - 12)))
+            out.append((next(iter(numbers(m.group()))), family, norm[start:m.end()].strip(" ,")))
+    return out
+
+
+def find_conflict(answer: str, cited: tuple[int, ...], passages: list[Passage], question: str) -> Passage | None:
+    """A passage from another article that gives a different figure of the same kind as the answer's."""
+    answer_measures = {(n, fam) for n, fam, _ in measures(CITE.sub("", answer))}
+    if not answer_measures or not cited:
+        return None
+    cited_docs = {p.doc.id for p in passages if p.n in cited}
+    families = {fam for _, fam in answer_measures}
+    numbers_given = {n for n, _ in answer_measures}
+    q_terms = set(content_terms(question)) - {t for t in content_terms(question) if t.isdigit()}
+    for p in passages:
+        if p.doc.id in cited_docs or p.n in cited:
+            continue
+        overlap = q_terms & set(content_terms(p.text))
+        if len(overlap) < max(1, len(q_terms) // 3):
+            continue
+        for n, fam, _ in measures(p.text):
+            if fam in families and n not in numbers_given:
+                return p
+    return None
+
+
+def conflict_note(passage: Passage, families: set[str] | None = None) -> str:
+    phrase = next((ph for _, fam, ph in measures(passage.text) if families is None or fam in families), "")
+    outlet = passage.doc.outlet or passage.doc.title or "another article"
+    date = f" ({passage.doc.published})" if passage.doc.published else ""
+    return f"The articles disagree: {outlet}{date} gives “{phrase}” [{passage.n}]."
+
+
+def _why_unsupported(sentence: str, passages: list[Passage], q_words: set[str], q_terms: set[str]) -> str:
+    nums, _, _ = facts(sentence)
+    everywhere = set().union(*(passage_numbers(p.text) for p in passages)) if passages else set()
+    missing = sorted(nums - everywhere)
+    if missing:
+        return f"the number {missing[0]} is not in any passage"
+    reasons = [support(sentence, p, q_words, q_terms) for p in passages]
+    return reasons[0] if reasons else "there are no passages"
