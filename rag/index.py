@@ -106,11 +106,13 @@ class Index:
         chunks = [c for d in documents for c in chunk_document(d, chunk_words, chunk_overlap)]
         sentences = sentence_list(chunks)
         docs = {d.id: d for d in documents}
-        cache = reuse.vector_cache() if reuse is not None else {}
+        identity = embedder.identity()
+        same_model = reuse is not None and all(
+            reuse.manifest["embedder"].get(k) == identity.get(k) for k in ("name", "sha256"))
+        cache = reuse.vector_cache() if same_model else {}
         chunk_texts = [c.text for c in chunks]
         sentence_texts = [docs[s.doc_id].text[s.start:s.end] for s in sentences]
         vectors = _embed_cached(embedder, chunk_texts + sentence_texts, cache, progress)
-        identity = embedder.identity()
         dim = int(vectors.shape[1]) if len(vectors) else int(embedder.dim)
         manifest = {
             "format": "rag-news-index",

@@ -238,7 +238,7 @@ def resolve(name_or_ref: str, cache_dir: Path, role: str, progress: bool = False
     spec = REGISTRY.get(name_or_ref)
     if spec is not None:
         if spec.role != role:
-            raise ModelError(f"'{name_or_ref}' is a {spec.role}, not a {role}; "
+            raise ModelError(f"'{name_or_ref}' is registered as the {spec.role}, not as a {role}; "
                              f"choose one of {', '.join(n for n, s in REGISTRY.items() if s.role == role)}")
         return _resolve_registered(spec, cache_dir, progress, force)
     path = Path(name_or_ref).expanduser()

@@ -261,9 +261,11 @@ def build_index(config: Config, embedder: Embedder, progress: bool = False,
                 keep_added: Index | None = None) -> Index:
     """Index every article in the corpus folder (and, optionally, documents added to an old index)."""
     docs = load_corpus(config.corpus_dir, config.max_file_mb)
-    if keep_added is not None:
+    if keep_added is not None:  # documents added with `rag index add` survive a rebuild
         corpus_ids = {d.id for d in docs}
-        docs += [d for d in keep_added.documents.values() if d.id not in corpus_ids]
+        corpus_dir = config.corpus_dir.resolve()
+        docs += [d for d in keep_added.documents.values()
+                 if d.id not in corpus_ids and corpus_dir not in Path(d.source).resolve().parents]
     corpus = corpus_fingerprint(config.corpus_dir)
     index = Index.build(docs, embedder, config.chunk_words, config.chunk_overlap, index_type=config.index_type,
                         hnsw_from=config.hnsw_from, corpus=corpus, reuse=keep_added, progress=progress)

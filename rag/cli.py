@@ -1,0 +1,204 @@
+"""The `rag` command.
+
+    rag index build [--if-needed]      index the corpus folder (the bundled articles by default)
+    rag index add PATH...              add or replace articles (.md .txt .html .pdf)
+    rag index remove ID                drop an article
+    rag index list                     the indexed articles
+    rag ask "QUESTION"                 answer with sources
+    rag models fetch [--only NAME]     install, assemble and hash-check model files
+    rag models verify                  re-hash every assembled model file
+    rag models list                    the registry, and what is installed
+
+Every command takes --config FILE.toml and --set key=value (repeatable) to override settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .config import Config
+from .errors import RagError
+
+
+def _config(args) -> Config:
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise RagError(f"--set expects key=value, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    if args.config:
+        return Config.from_toml(args.config, **overrides)
+    env = os.environ.get("RAG_CONFIG")
+    if env:
+        return Config.from_toml(env, **overrides)
+    return Config().replace(**overrides) if overrides else Config()
+
+
+def cmd_index(args) -> int:
+    from .embed import SentenceTransformerEmbedder
+    from .errors import IndexUnusable
+    from .index import Index, corpus_fingerprint
+    from .pipeline import RAG, build_index
+
+    config = _config(args)
+    if args.action == "build":
+        if args.if_needed:
+            try:
+                index = Index.load(config.index_dir)
+                emb = SentenceTransformerEmbedder(config.embedder, config.cache_dir, config.device)
+                index.check_compatible(emb.identity(), config.chunk_words, config.chunk_overlap,
+                                       corpus_fingerprint(config.corpus_dir))
+                print(f"index at {config.index_dir} is up to date ({_counts(index)})")
+                return 0
+            except IndexUnusable as exc:
+                print(f"rebuilding: {str(exc).split('. Rebuild')[0]}")
+        keep = None
+        try:
+            keep = Index.load(config.index_dir)  # documents added by hand survive a rebuild
+        except IndexUnusable:
+            pass
+        t = time.perf_counter()
+        emb = SentenceTransformerEmbedder(config.embedder, config.cache_dir, config.device)
+        index = build_index(config, emb, progress=True, keep_added=keep)
+        print(f"built {config.index_dir} in {time.perf_counter() - t:.1f}s ({_counts(index)})")
+        return 0
+    bot = RAG.load(config, progress=True)
+    if args.action == "list":
+        docs = bot.documents()
+        for d in docs:
+            print(f"{d.id}\t{d.outlet or '-'}\t{d.published or '-'}\t{d.title}")
+        print(f"{len(docs)} documents, {len(bot.index.chunks)} chunks", file=sys.stderr)
+        return 0
+    if args.action == "add":
+        results = bot.add_documents(args.paths, progress=True)
+        for r in results:
+            detail = f" ({r.reason})" if r.reason else ""
+            print(f"{r.status:9} {r.doc_id or '-':40} {r.path}{detail}")
+        return 0 if any(r.status != "skipped" for r in results) else 1
+    if args.action == "remove":
+        doc = bot.remove_document(args.id)
+        print(f"removed {doc.id} ({doc.title})")
+        return 0
+    raise AssertionError(args.action)
+
+
+def _counts(index) -> str:
+    c = index.manifest["counts"]
+    return f"{c['documents']} documents, {c['chunks']} chunks, {c['sentences']} sentences"
+
+
+def cmd_ask(args) -> int:
+    from .pipeline import RAG
+
+    config = _config(args)
+    bot = RAG.load(config, progress=True)
+    answer = None
+    for item in bot.stream(args.question):
+        if isinstance(item, str):
+            if not args.json:
+                print(item, end="", flush=True, file=sys.stderr)
+        else:
+            answer = item
+    if not args.json:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1, default=str))
+        return 0
+    print(answer.text)
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            print(f"[{c.n}] {c.outlet}, {c.published}: {c.title}\n    {c.url}\n    “{' '.join(c.quote.split())}”")
+    elif answer.passages:
+        print("\nClosest passages found:")
+        for p in answer.passages[:3]:
+            print(f"  - {p.doc.outlet}, {p.doc.published}: “{' '.join(p.text.split())[:160]}”")
+    t = answer.timings
+    print(f"\n({t.total:.1f}s; first token {t.first_token:.1f}s; {answer.verdict})", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from . import models
+
+    config = _config(args)
+    names = args.only or ([n for n in models.REGISTRY] if args.all else
+                          sorted({config.embedder, config.generator} & set(models.REGISTRY)))
+    if args.action == "list":
+        for name, spec in models.REGISTRY.items():
+            state = "installed" if models.installed(spec) else "not installed"
+            print(f"{name:8} {spec.role:9} {state:14} {spec.model_id}  ({spec.note})")
+        return 0
+    if args.action == "fetch":
+        for r in models.fetch(names, config.cache_dir, force=args.force):
+            print(f"ok  {r.name:8} {r.path}  sha256 {r.sha256[:16]}…")
+        return 0
+    if args.action == "verify":
+        bad = 0
+        for name in names:
+            spec = models.REGISTRY[name]
+            try:
+                r = models.resolve(name, config.cache_dir, spec.role)
+                target = r.path / spec.file if r.path.is_dir() else r.path
+                models.check_hash(target, spec.sha256, config.cache_dir, name, force=True)
+                print(f"ok   {name:8} {target}")
+            except RagError as exc:
+                bad += 1
+                print(f"FAIL {name:8} {exc}")
+        return 1 if bad else 0
+    raise AssertionError(args.action)
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="TOML file with settings (see rag/config.py)")
+    common.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting")
+    ap = argparse.ArgumentParser(prog="rag", description="Cited answers from news articles, offline.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    idx = sub.add_parser("index", help="build and change the index", parents=[common])
+    isub = idx.add_subparsers(dest="action", required=True)
+    b = isub.add_parser("build", help="index the corpus folder", parents=[common])
+    b.add_argument("--if-needed", action="store_true", help="do nothing when the index is up to date")
+    a = isub.add_parser("add", help="add or replace articles", parents=[common])
+    a.add_argument("paths", nargs="+")
+    r = isub.add_parser("remove", help="remove an article", parents=[common])
+    r.add_argument("id")
+    isub.add_parser("list", help="list the indexed articles", parents=[common])
+    idx.set_defaults(func=cmd_index)
+
+    ask = sub.add_parser("ask", help="answer a question", parents=[common])
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    ask.set_defaults(func=cmd_ask)
+
+    mod = sub.add_parser("models", help="model files", parents=[common])
+    msub = mod.add_subparsers(dest="action", required=True)
+    for action, text in (("fetch", "install and assemble"), ("verify", "re-hash"), ("list", "show the registry")):
+        m = msub.add_parser(action, help=text, parents=[common])
+        m.add_argument("--only", action="append", help="model name (repeatable); default: the configured ones")
+        m.add_argument("--all", action="store_true", help="every model in the registry")
+        m.add_argument("--force", action="store_true", help="reinstall and reassemble")
+    mod.set_defaults(func=cmd_models)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Shared fixtures. Fast tier: deterministic fakes. Real tier (marker `real`): the real models, loaded once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "rag" / "corpus"
+SHARED_CACHE = Path(os.environ.get("RAG_CACHE_DIR", Path.home() / ".cache" / "rag-news"))
+
+
+class HashEmbedder:
+    """Bag of words: each word maps to a fixed random vector seeded by its SHA-256; a text is their
+    normalised sum. The same across processes, and texts sharing words get a high cosine."""
+
+    dim = 64
+
+    def __init__(self):
+        self.calls = 0
+        self.texts_embedded = 0
+
+    def identity(self) -> dict:
+        return {"name": "hash", "model_id": "tests/hash-embedder", "sha256": "0" * 64}
+
+    def embed(self, texts, *, query: bool = False) -> np.ndarray:
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")
+                out[i] += np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            norm = np.linalg.norm(out[i])
+            out[i] = out[i] / norm if norm else out[i]
+        return out
+
+
+class ScriptedGenerator:
+    """Answers from a function of (passages text, question); streams word by word."""
+
+    def __init__(self, reply):
+        self.reply = reply if callable(reply) else (lambda passages, question: reply)
+        self.calls: list[list[dict]] = []
+
+    def identity(self) -> dict:
+        return {"runtime": "scripted", "name": "fake"}
+
+    def stream(self, messages, max_tokens, usage) -> Iterator[str]:
+        self.calls.append(messages)
+        content = messages[-1]["content"]
+        passages, _, question = content.partition("\n\nQuestion: ")
+        text = self.reply(passages, question)
+        pieces = re.findall(r"\S+\s*", text)
+        usage.prompt_tokens = len(content.split())
+        usage.completion_tokens = len(pieces)
+        yield from pieces
+
+
+def extractive(passages: str, question: str) -> str:
+    """A well-behaved fake model: quotes the passage sharing most words with the question."""
+    best, best_n = None, 0
+    q = set(re.findall(r"\w+", question.lower()))
+    for line in passages.splitlines():
+        m = re.match(r"\[(\d+)\] (?:\([^)]*\) )?(.*)", line)
+        if m:
+            n = len(q & set(re.findall(r"\w+", m.group(2).lower())))
+            if n > best_n:
+                best, best_n = m, n
+    return f"{best.group(2)} [{best.group(1)}]" if best else "NOT FOUND"
+
+
+@pytest.fixture
+def fake_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def corpus_dir(tmp_path) -> Path:
+    """A writable copy of the bundled articles."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+@pytest.fixture
+def config(tmp_path, corpus_dir):
+    from rag.config import Config
+
+    return Config(corpus_dir=corpus_dir, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache",
+                  min_relevance=0.0)
+
+
+@pytest.fixture
+def bot(config, fake_embedder):
+    from rag import RAG
+
+    return RAG.load(config, embedder=fake_embedder, generator=ScriptedGenerator(extractive))
+
+
+# --- real tier: the real models, once per session ------------------------------------------
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from rag.embed import SentenceTransformerEmbedder
+
+    emb = SentenceTransformerEmbedder("minilm", SHARED_CACHE)
+    emb.warm_up()
+    return emb
+
+
+@pytest.fixture(scope="session")
+def real_bot(real_embedder, tmp_path_factory):
+    """The default configuration on the bundled articles, with its own index folder."""
+    from rag import RAG
+    from rag.config import Config
+
+    config = Config(index_dir=tmp_path_factory.mktemp("real") / "index", cache_dir=SHARED_CACHE)
+    bot = RAG.load(config, embedder=real_embedder)
+    bot.warm_up()
+    return bot

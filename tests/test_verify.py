@@ -1,0 +1,96 @@
+import pytest
+
+from rag.types import Document, Passage
+from rag.verify import expected_kind, find_conflict, is_refusal, measures, split_answer, tidy, verify
+
+DOC = Document("witkoff", "Witkoff To Moscow", "RFE/RL", "2025-11-26", "", (
+    "In previous negotiations, Russia called for Ukraine’s military to be under 100, 000 personnel. "
+    "The initial US draft would cap it at 600, 000. "
+    "A real estate developer with no diplomatic background, Steve Witkoff is the man tapped by Trump. "
+    "He’s met with Putin five times already, traveling to Moscow on his private jet."))
+OTHER = Document("tribune", "Tribune", "Chicago Tribune (AP)", "2025-10-17", "",
+                 "Trump began downplaying the prospects of Ukraine getting the missiles, which have a range of about 995 miles.")
+THIRD = Document("drones", "Drones", "RFE/RL", "2025-10-17", "",
+                 "Tomahawk missiles have a range of up to 2,500 kilometers—enough to reach Moscow from Ukraine.")
+
+
+def passage(n, doc, needle):
+    a = doc.text.index(needle)
+    return Passage(n, doc, f"{doc.id}#0", a, a + len(needle), 1.0, a, a + len(needle))
+
+
+P = [passage(1, DOC, "In previous negotiations, Russia called for Ukraine’s military to be under 100, 000 personnel."),
+     passage(2, DOC, "The initial US draft would cap it at 600, 000."),
+     passage(3, DOC, "He’s met with Putin five times already, traveling to Moscow on his private jet.")]
+
+
+def test_a_supported_answer_is_kept_and_tidied():
+    v = verify("The initial US draft would cap it at 600, 000 personnel [2].", P, "What cap did the US draft set?")
+    assert v.status == "verified"
+    assert v.text == "The initial US draft would cap it at 600,000 personnel [2]."
+    assert v.cited == (2,)
+
+
+def test_a_wrong_citation_is_moved_to_the_passage_that_supports_it():
+    v = verify("Russia wanted it under 100,000 personnel [2].", P, "What did Russia want?")
+    assert v.status == "repaired" and v.cited == (1,)
+    assert v.text.endswith("[1].")
+
+
+def test_a_missing_citation_is_added():
+    v = verify("Witkoff has met Putin five times.", P, "How many times has Witkoff met Putin?")
+    assert v.status == "repaired" and v.text == "Witkoff has met Putin five times [3]."
+
+
+def test_a_citation_to_no_passage_is_dropped_and_repaired():
+    v = verify("The draft would cap it at 600,000 [7].", P, "What cap?")
+    assert v.ok and v.cited == (2,) and "[7]" not in v.text
+
+
+def test_an_invented_number_fails():
+    v = verify("The draft would cap it at 450,000 [2].", P, "What cap?")
+    assert v.status == "failed" and "450000" in v.reason
+
+
+def test_number_words_match_digits():
+    assert verify("He met Putin 5 times [3].", P, "How many times?").ok
+
+
+def test_an_invented_name_fails_but_a_name_from_the_article_passes():
+    assert verify("Steve Witkoff met Putin five times [3].", P, "Who met Putin?").ok  # "Steve" is in the article
+    v = verify("Jared Kushner met Putin five times [3].", P, "Who met Putin?")
+    assert v.status == "failed" and "jared" in v.reason
+
+
+def test_content_not_in_the_passage_fails():
+    v = verify("Witkoff flew commercial and negotiated a grain corridor ceasefire [3].", P, "What did Witkoff do?")
+    assert v.status == "failed"
+
+
+@pytest.mark.parametrize("text", ["NOT FOUND", "The passages do not mention the population.", "",
+                                  "I cannot determine that from the passages.", "There is no information about it."])
+def test_refusals_are_recognised(text):
+    assert is_refusal(text)
+    assert verify(text, P, "What is the population of Kryvyi Rih?").status == "refused"
+
+
+def test_the_answer_must_be_of_the_kind_asked_for():
+    assert expected_kind("How many times has he met Putin?") == "number"
+    assert expected_kind("When was he blacklisted?") == "time"
+    assert expected_kind("Who is Witkoff?") == ""
+    v = verify("Witkoff met Putin in Moscow [3].", P, "How many times has Witkoff met Putin?")
+    assert v.status == "failed" and "number" in v.reason
+
+
+def test_sentences_keep_their_trailing_citations():
+    assert split_answer("A is true [1]. B is also true. [2]") == ["A is true [1].", "B is also true. [2]"]
+    assert tidy("cap  at 600, 000 [1 , 2] .") == "cap  at 600,000 [1, 2]."
+
+
+def test_measures_and_conflicting_figures_across_articles():
+    assert [(n, fam) for n, fam, _ in measures("a range of up to 2,500 kilometers")] == [("2500", "distance")]
+    ps = [passage(1, OTHER, OTHER.text), passage(2, THIRD, THIRD.text)]
+    q = "What is the range of a Tomahawk missile?"
+    assert find_conflict("Tomahawks have a range of about 995 miles [1].", (1,), ps, q).n == 2
+    # the same article, or a figure of another kind, is no conflict
+    assert find_conflict("It would cap it at 600,000 [2].", (2,), P, "What cap?") is None
