@@ -83,7 +83,7 @@ class Runner:
         if c.generator not in self.generators:
             self.generators[c.generator] = make_generator(c.generator, c.cache_dir, c.device, c.n_threads,
                                                           c.n_ctx, c.n_gpu_layers, c.temperature)
-        bot._generator = self.generators[c.generator]
+        bot._generators[c.generator] = self.generators[c.generator]
         return bot
 
 

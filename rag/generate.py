@@ -53,6 +53,7 @@ class LlamaCppGenerator:
         self.temperature = temperature
         self._llm = None
         self._resolved: ResolvedModel | None = None
+        self._sibling: LlamaCppGenerator | None = None
         self._lock = threading.Lock()  # one llama.cpp context: one generation at a time
 
     @property
@@ -76,6 +77,15 @@ class LlamaCppGenerator:
             )
         except ValueError as exc:
             raise ModelError(f"llama.cpp could not load {self.resolved.path}: {exc}") from None
+
+    def sibling(self) -> "LlamaCppGenerator":
+        """A second context on the same (memory-mapped, shared) weights, created once."""
+        if self._sibling is None:
+            self._sibling = LlamaCppGenerator(self.name, self.cache_dir, self.n_threads, self.n_ctx,
+                                              self.n_gpu_layers, self.temperature)
+            self._sibling._resolved = self._resolved
+            self._sibling._sibling = self._sibling
+        return self._sibling
 
     def count_tokens(self, text: str) -> int:
         self.warm_up()

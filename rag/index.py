@@ -30,7 +30,7 @@ from . import __version__
 from .chunk import chunk_document
 from .errors import IndexCorrupt, IndexMissing, IndexStale
 from .ingest import read_document, scan
-from .text import content_terms, sha256
+from .text import content_terms, numbers, sha256
 from .types import Chunk, Document
 
 FORMAT_VERSION = 1
@@ -77,6 +77,14 @@ class Index:
     @cached_property
     def sentence_row(self) -> dict[tuple[str, int], int]:
         return {(s.doc_id, s.start): i for i, s in enumerate(self.sentences)}
+
+    @cached_property
+    def numbers(self) -> set[str]:
+        """Every number the articles mention, in text or date (to catch questions built on others)."""
+        found: set[str] = set()
+        for d in self.documents.values():
+            found |= numbers(d.text) | numbers(d.published) | numbers(d.title)
+        return found
 
     @cached_property
     def dense(self):

@@ -23,7 +23,7 @@ from .ingest import read_document
 from .prompt import NOT_FOUND, build_messages
 from .retrieve import Retrieval, query_terms, retrieve_chunks, select_passages
 from .rewrite import rewrite
-from .text import words
+from .text import numbers, words
 from .types import Answer, Citation, Document, Timings
 from .verify import conflict_note, find_conflict, measures, verify
 
@@ -43,7 +43,7 @@ class RAG:
         self.config = config
         self.index = index
         self.embedder = embedder
-        self._generator = generator
+        self._generators: dict[str, Generator] = {config.generator: generator} if generator else {}
         self._write_lock = threading.Lock()  # one document change at a time; readers use the old index
 
     # --- construction ---------------------------------------------------------------------
@@ -70,11 +70,22 @@ class RAG:
 
     @property
     def generator(self) -> Generator:
-        if self._generator is None:
+        """The configured generator (loaded on first use)."""
+        return self.generator_for(self.config.generator)
+
+    def generator_for(self, name: str) -> Generator:
+        """A generator by registry name or reference; each is created once and reused."""
+        if name not in self._generators:
             c = self.config
-            self._generator = make_generator(c.generator, c.cache_dir, c.device, c.n_threads, c.n_ctx,
-                                             c.n_gpu_layers, c.temperature)
-        return self._generator
+            self._generators[name] = make_generator(name, c.cache_dir, c.device, c.n_threads, c.n_ctx,
+                                                    c.n_gpu_layers, c.temperature)
+        return self._generators[name]
+
+    def _rewriter(self, generator: Generator) -> Generator:
+        """The same model in a second context, so rewriting a follow-up never evicts the answer
+        prompt's cached prefix (the weights are memory-mapped once and shared)."""
+        sibling = getattr(generator, "sibling", None)
+        return sibling() if sibling else generator
 
     def warm_up(self, generator: bool = True) -> None:
         """Load the models now instead of on the first question."""
@@ -102,8 +113,8 @@ class RAG:
         standalone = rewrite(q, _clean_history(history))
         return self._retrieve(standalone, Timings())
 
-    def _retrieve(self, standalone: str, timings: Timings) -> Retrieval:
-        c = self.config
+    def _retrieve(self, standalone: str, timings: Timings, config: Config | None = None) -> Retrieval:
+        c = config or self.config
         index = self.index
         t = time.perf_counter()
         terms = query_terms(index, standalone)
@@ -115,31 +126,46 @@ class RAG:
         timings.select = time.perf_counter() - t
         return Retrieval(hits, passages, relevance, coverage)
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None, *,
+            generator: str | None = None, passages: int | None = None) -> Answer:
+        """Answer one question. `history` holds earlier (question, answer) turns, oldest first;
+        `generator` and `passages` override the configuration for this call only."""
         answer = None
-        for item in self.stream(question, history):
+        for item in self.stream(question, history, generator=generator, passages=passages):
             if isinstance(item, Answer):
                 answer = item
         return answer
 
-    def stream(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history: Sequence[tuple[str, str]] | None = None, *,
+               generator: str | None = None, passages: int | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text as it is written, then the final, verified `Answer`.
 
         The final text can differ from the streamed pieces: verification may fix a citation,
-        or replace an unsupported answer with a quote or a decline.
+        or replace an unsupported answer with a decline.
         """
         start = time.perf_counter()
         q = self.check_question(question)
+        config = self.config if passages is None else self.config.replace(passages=passages)
+        gen = self.generator_for(generator or config.generator)
         timings = Timings()
         history = _clean_history(history)
         t = time.perf_counter()
-        complete = self._complete if self.config.rewrite_followups and history else None
-        standalone = rewrite(q, history, complete) if self.config.rewrite_followups else q
+        if config.rewrite_followups:
+            rewriter = self._rewriter(gen)
+            standalone = rewrite(q, history, lambda m: "".join(rewriter.stream(m, 48, Usage())))
+        else:
+            standalone = q
         timings.rewrite = time.perf_counter() - t
-        found = self._retrieve(standalone, timings)
+        found = self._retrieve(standalone, timings, config)
         answer = Answer(text="", citations=[], abstained=True, question=q, standalone_question=standalone,
                         passages=found.passages, timings=timings)
 
+        foreign = sorted(n for n in numbers(standalone) if len(n) >= 2 and n not in self.index.numbers)
+        if foreign:
+            answer.text = f"{DECLINE} They never mention {foreign[0]}, so I can't answer a question built on it."
+            answer.verdict = f"declined: the question's number {foreign[0]} is in no article"
+            yield from self._finish(answer, start, first=True)
+            return
         if not found.passages or found.relevance < self.config.min_relevance:
             answer.text = DECLINE + " Nothing in them matches this question."
             answer.verdict = f"declined: best passage relevance {found.relevance:.2f} is below " \
@@ -151,7 +177,7 @@ class RAG:
         usage = Usage()
         raw, held, first = "", "", True
         t = time.perf_counter()
-        for piece in self.generator.stream(messages, self.config.max_answer_tokens, usage):
+        for piece in gen.stream(messages, config.max_answer_tokens, usage):
             if first:
                 timings.prompt_eval = time.perf_counter() - t
                 t_gen = time.perf_counter()
@@ -201,10 +227,6 @@ class RAG:
         if first:
             answer.timings.first_token = answer.timings.total
         yield answer
-
-    def _complete(self, messages: list[dict]) -> str:
-        usage = Usage()
-        return "".join(self.generator.stream(messages, 48, usage))
 
     # --- documents -----------------------------------------------------------------------------
     def documents(self) -> list[Document]:

@@ -38,6 +38,11 @@ EXAMPLES = [
 ]
 
 
+import os
+if os.environ.get("RAG_PROMPT_VARIANT") == "noneg":
+    EXAMPLES = EXAMPLES[:2]
+
+
 def format_passages(passages: list[Passage]) -> str:
     lines = []
     for p in passages:

@@ -33,7 +33,7 @@ REFUSAL = re.compile(
     r"(cannot|can't|can not|unable to) (be )?(answer|determin|find|tell|say)|don't (say|know|mention)|"
     r"doesn't (say|mention|specify)|there is no (indication|evidence)", re.I)
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty".split())}
 NUMBER_WORDS.update({w: str(i) for i, w in enumerate(
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth".split()) if i})
@@ -92,11 +92,23 @@ def facts(sentence: str) -> tuple[set[str], set[str], set[str]]:
     """(numbers, names, content terms) of one answer sentence, citations removed."""
     plain = CITE.sub("", sentence)
     nums = numbers(plain) | {NUMBER_WORDS[w] for w in words(plain) if w in NUMBER_WORDS}
-    tokens = re.findall(r"[A-Z][\w’'-]*[a-z][\w’'-]*", normalize(plain))
+    tokens = re.findall(r"\b[A-Z][A-Za-z’']*[a-z][A-Za-z’']*", normalize(plain))
     names = {t.split("'")[0].split("’")[0].lower() for t in tokens} - NOT_NAMES
     names = {n for n in names if len(n) > 2}
     terms = {t for t in content_terms(plain) if not t.isdigit()}
     return nums, names, terms
+
+
+def name_groups(sentence: str) -> list[list[str]]:
+    """Runs of capitalised words, lower-cased: "Steve Witkoff met Putin" -> [["steve", "witkoff"], ["putin"]]."""
+    groups = []
+    plain = normalize(CITE.sub("", sentence))
+    for run in re.findall(r"\b[A-Z][A-Za-z’']*[a-z][A-Za-z’']*(?:\s+[A-Z][A-Za-z’']*[a-z][A-Za-z’']*)*", plain):
+        names = [w.split("'")[0].split("’")[0].lower() for w in run.split()]
+        names = [n for n in names if n not in NOT_NAMES and len(n) > 2]
+        if names:
+            groups.append(names)
+    return groups
 
 
 def passage_numbers(text: str) -> set[str]:
@@ -116,14 +128,18 @@ def _name_found(name: str, vocabulary: set[str]) -> bool:
 def support(sentence: str, passage: Passage, question_words: set[str], question_terms: set[str]) -> str:
     """'' when the passage supports the sentence, else what is missing."""
     nums, names, terms = facts(sentence)
-    have_nums = passage_numbers(passage.text)
+    header = f"{passage.doc.outlet} {passage.doc.published}"  # what the generator saw beside the text
+    have_nums = passage_numbers(passage.text) | numbers(passage.doc.published)
     for n in sorted(nums):
         if n not in have_nums:
             return f"the number {n} is not in passage {passage.n}"
-    article_words = set(words(passage.doc.text)) | set(words(passage.doc.title)) | question_words
-    for name in sorted(names):
-        if not _name_found(name, article_words):
-            return f"the name '{name}' is not in the article of passage {passage.n}"
+    # Names must be in the cited passage: a name from elsewhere is a misattribution. A first name may
+    # come from the article when the surname beside it is in the passage ("Steve Witkoff").
+    passage_words = set(words(passage.text)) | set(words(header))
+    for group in name_groups(sentence):
+        missing = [n for n in group if not _name_found(n, passage_words)]
+        if missing and (len(missing) == len(group) or " ".join(group) not in " ".join(words(passage.doc.text))):
+            return f"the name '{missing[0]}' is not in passage {passage.n}"
     new_terms = terms - question_terms - {t for nm in names for t in content_terms(nm)}
     if len(new_terms) >= 2:
         present = set(content_terms(passage.text))
@@ -138,18 +154,40 @@ def expected_kind(question: str) -> str:
     q = question.lower()
     if re.search(r"\bhow (many|much|long|far|old)\b|\bwhat (number|percentage|share)\b|\bhow big\b", q):
         return "number"
-    if re.search(r"^\s*when\b|\bwhat (date|day|year|month|time)\b|\bwhich (date|day|year|month)\b|\bwhen\b", q):
+    if re.search(r"^\s*(and\s+)?when\b|\b(what|which) (date|day|year|month|weekday)\b|\bwhat time\b|"
+                 r"\bsince when\b|\bhow soon\b", q):
         return "time"
+    if re.match(r"\s*(?i:who|what) (?i:is|was|are|were) [A-Z]", question):
+        return ""  # "Who is Kirill Dmitriev?" asks for a description, not a name
+    if re.search(r"^\s*(and\s+)?(who|whom|whose)\b|\bwhat is the name\b|\bwhat was the name\b|\bname of\b", q):
+        return "name"
     return ""
 
 
-def has_kind(answer: str, kind: str) -> bool:
-    nums = passage_numbers(CITE.sub("", answer))
+def has_kind(answer: str, kind: str, question: str = "") -> bool:
+    plain = CITE.sub("", answer)
+    nums = passage_numbers(plain)
     if kind == "number":
-        return bool(nums) or bool(re.search(r"\b(several|dozens|hundreds|thousands|millions)\b", answer, re.I))
+        return bool(nums) or bool(re.search(r"\b(several|dozens|hundreds|thousands|millions)\b", plain, re.I))
     if kind == "time":
-        return bool(nums) or bool(set(words(answer)) & TIME_WORDS)
+        return bool(nums) or bool(set(words(plain)) & TIME_WORDS)
+    if kind == "name":  # a name the question did not already give
+        asked = set(words(question))
+        return any(not _name_found(n, asked) for n in facts(plain)[1])
     return True
+
+
+def adds_something(answer: str, question: str) -> bool:
+    """False when the answer only restates the question ("In which Alaskan city...?" -> "Alaska")."""
+    nums, names, terms = facts(answer)
+    q_nums = passage_numbers(question)
+    q_words = set(words(question))
+    q_terms = set(content_terms(question))
+    if nums - q_nums:
+        return True
+    if any(not _name_found(n, q_words) for n in names):
+        return True
+    return any(not _name_found(t, q_terms) for t in terms - q_terms)
 
 
 def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
@@ -158,8 +196,10 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
         return Verdict("refused", text, (), "the model found no answer in the passages")
     by_n = {p.n: p for p in passages}
     kind = expected_kind(question)
-    if kind and not has_kind(text, kind):
+    if kind and not has_kind(text, kind, question):
         return Verdict("failed", text, (), f"the question asks for a {kind} and the answer has none")
+    if not adds_something(text, question):
+        return Verdict("failed", text, (), "the answer only restates the question")
     q_words = set(words(question))
     q_terms = set(content_terms(question))
     repaired: list[str] = []

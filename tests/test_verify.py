@@ -21,7 +21,7 @@ def passage(n, doc, needle):
 
 P = [passage(1, DOC, "In previous negotiations, Russia called for Ukraine’s military to be under 100, 000 personnel."),
      passage(2, DOC, "The initial US draft would cap it at 600, 000."),
-     passage(3, DOC, "He’s met with Putin five times already, traveling to Moscow on his private jet.")]
+     passage(3, DOC, "Steve Witkoff is the man tapped by Trump. He’s met with Putin five times already, traveling to Moscow on his private jet.")]
 
 
 def test_a_supported_answer_is_kept_and_tidied():
@@ -62,6 +62,16 @@ def test_an_invented_name_fails_but_a_name_from_the_article_passes():
     assert v.status == "failed" and "jared" in v.reason
 
 
+def test_a_name_from_another_part_of_the_article_is_a_misattribution():
+    v = verify("Russia wanted Witkoff to cap it under 100,000 personnel [1].", P, "What did Russia want?")
+    assert v.status == "failed" and "witkoff" in v.reason
+
+
+def test_an_answer_that_only_restates_the_question_fails():
+    v = verify("In Moscow [3].", P, "What did Witkoff do in Moscow?")
+    assert v.status == "failed" and "restates" in v.reason
+
+
 def test_content_not_in_the_passage_fails():
     v = verify("Witkoff flew commercial and negotiated a grain corridor ceasefire [3].", P, "What did Witkoff do?")
     assert v.status == "failed"
@@ -77,7 +87,11 @@ def test_refusals_are_recognised(text):
 def test_the_answer_must_be_of_the_kind_asked_for():
     assert expected_kind("How many times has he met Putin?") == "number"
     assert expected_kind("When was he blacklisted?") == "time"
-    assert expected_kind("Who is Witkoff?") == ""
+    assert expected_kind("Who is Witkoff?") == ""  # a description will do
+    assert expected_kind("Who did Trump tap to lead the talks?") == "name"
+    v = verify("The man tapped by Trump [3].", P, "Who did Trump tap to lead the talks?")
+    assert v.status == "failed" and "name" in v.reason
+    assert verify("Steve Witkoff [3].", P, "Who did Trump tap to lead the talks?").ok
     v = verify("Witkoff met Putin in Moscow [3].", P, "How many times has Witkoff met Putin?")
     assert v.status == "failed" and "number" in v.reason
 
