@@ -36,7 +36,8 @@ def normalize_answer(text: str) -> str:
 
 def _contains(haystack: str, needle: str) -> bool:
     needle = normalize_answer(needle)
-    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", normalize_answer(haystack)) is not None
+    plural = "(?:s|es)?" if needle[-1:].isalpha() else ""  # "chocolate" matches "chocolates"
+    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}{plural}(?!\w)", normalize_answer(haystack)) is not None
 
 
 def alias_match(prediction: str, answers: list) -> bool:

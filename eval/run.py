@@ -80,10 +80,11 @@ class Runner:
         key = f"{c.embedder}-{c.chunk_words}-{c.chunk_overlap}-{c.index_type}"
         config = c.replace(index_dir=self.index_root / key)
         bot = RAG.load(config, embedder=emb)
-        if c.generator not in self.generators:
-            self.generators[c.generator] = make_generator(c.generator, c.cache_dir, c.device, c.n_threads,
-                                                          c.n_ctx, c.n_gpu_layers, c.temperature)
-        bot._generators[c.generator] = self.generators[c.generator]
+        key = (c.generator, c.refusal_threshold)
+        if key not in self.generators:
+            self.generators[key] = make_generator(c.generator, c.cache_dir, c.device, c.n_threads,
+                                                  c.n_ctx, c.n_gpu_layers, c.temperature, c.refusal_threshold)
+        bot._generators[c.generator] = self.generators[key]
         return bot
 
 
@@ -114,6 +115,7 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
                 passages=[p.text for p in answer.passages], seconds=answer.timings.total,
                 first_token=answer.timings.first_token, timings=vars(answer.timings),
                 prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+                refusal_prob=answer.refusal_prob,
             )
             if item["answerable"]:
                 row["correct"] = not answer.abstained and metrics.alias_match(answer.text, item["answers"])

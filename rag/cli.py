@@ -94,12 +94,13 @@ def _counts(index) -> str:
 
 
 def cmd_ask(args) -> int:
-    from .pipeline import RAG
+    from .pipeline import RAG, check_question
 
     config = _config(args)
+    question = check_question(args.question, config.max_question_chars)  # before any loading
     bot = RAG.load(config, progress=True)
     answer = None
-    for item in bot.stream(args.question):
+    for item in bot.stream(question):
         if isinstance(item, str):
             if not args.json:
                 print(item, end="", flush=True, file=sys.stderr)

@@ -80,6 +80,7 @@ class Config:
 
     # --- generation ---
     max_answer_tokens: int = 80  # the answer is cut here; answers are one or two sentences
+    refusal_threshold: float = 0.0  # the model may decline only when P(first token = NOT FOUND) >= this
     temperature: float = 0.0  # 0 = greedy, reproducible answers
 
     # --- input limits ---

@@ -17,10 +17,14 @@ from .errors import ModelError, require
 from .models import ResolvedModel, resolve
 
 
+REFUSAL_MARKER = "NOT"  # first word of prompt.NOT_FOUND
+
+
 @dataclass
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    refusal_prob: float = -1.0  # probability the model gave the refusal marker as its first token (-1: unknown)
 
 
 @runtime_checkable
@@ -44,8 +48,12 @@ STOP = ["<|im_end|>", "<|endoftext|>", "\n\n", "Question:", "Passages:"]
 
 class LlamaCppGenerator:
     def __init__(self, name: str = "fast", cache_dir: Path | None = None, n_threads: int = 0,
-                 n_ctx: int = 2048, n_gpu_layers: int = -1, temperature: float = 0.0):
+                 n_ctx: int = 2048, n_gpu_layers: int = -1, temperature: float = 0.0,
+                 refusal_threshold: float = 0.0):
         self.name = name
+        # Calibrated refusal: the model may open with the refusal marker only when it puts at least
+        # this probability on it; otherwise it must answer (and verification judges the answer).
+        self.refusal_threshold = refusal_threshold
         self.cache_dir = cache_dir or Path.home() / ".cache" / "rag-news"
         self.n_threads = n_threads or physical_cores()
         self.n_ctx = n_ctx
@@ -91,12 +99,33 @@ class LlamaCppGenerator:
         self.warm_up()
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def _refusal_gate(self, usage: Usage):
+        """A logits processor that reads the first token's distribution and, when the refusal
+        marker is not likely enough, takes it off the table for that token."""
+        import numpy as np
+        from llama_cpp import LogitsProcessorList
+
+        marker = self._llm.tokenize(REFUSAL_MARKER.encode(), add_bos=False, special=False)[:1]
+        seen = []
+
+        def gate(input_ids, scores):
+            if not seen:
+                seen.append(True)
+                shifted = np.exp(scores - scores.max())
+                usage.refusal_prob = float(shifted[marker].sum() / shifted.sum())
+                if usage.refusal_prob < self.refusal_threshold:
+                    scores[marker] = -np.inf
+            return scores
+
+        return LogitsProcessorList([gate])
+
     def stream(self, messages: list[dict], max_tokens: int, usage: Usage) -> Iterator[str]:
         self.warm_up()
         with self._lock:
             chunks = self._llm.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, temperature=self.temperature, top_k=1,
                 top_p=1.0, min_p=0.0, repeat_penalty=1.0, stop=STOP, stream=True, seed=0,
+                logits_processor=self._refusal_gate(usage) if self.refusal_threshold > 0 else None,
             )
             n = 0
             for chunk in chunks:
@@ -179,7 +208,7 @@ class TransformersGenerator:
 
 
 def make_generator(name: str, cache_dir: Path, device: str = "auto", n_threads: int = 0, n_ctx: int = 2048,
-                   n_gpu_layers: int = -1, temperature: float = 0.0) -> Generator:
+                   n_gpu_layers: int = -1, temperature: float = 0.0, refusal_threshold: float = 0.0) -> Generator:
     """llama.cpp wherever it can use the hardware; transformers on a GPU that llama.cpp was not built for."""
     from .embed import pick_device
 
@@ -193,7 +222,7 @@ def make_generator(name: str, cache_dir: Path, device: str = "auto", n_threads: 
         if not cuda_llama:
             return TransformersGenerator(name, cache_dir, device="cuda", temperature=temperature)
     return LlamaCppGenerator(name, cache_dir, n_threads=n_threads, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers,
-                             temperature=temperature)
+                             temperature=temperature, refusal_threshold=refusal_threshold)
 
 
 __all__ = ["Generator", "LlamaCppGenerator", "TransformersGenerator", "Usage", "make_generator", "resolve"]

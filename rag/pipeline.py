@@ -78,7 +78,7 @@ class RAG:
         if name not in self._generators:
             c = self.config
             self._generators[name] = make_generator(name, c.cache_dir, c.device, c.n_threads, c.n_ctx,
-                                                    c.n_gpu_layers, c.temperature)
+                                                    c.n_gpu_layers, c.temperature, c.refusal_threshold)
         return self._generators[name]
 
     def _rewriter(self, generator: Generator) -> Generator:
@@ -95,17 +95,7 @@ class RAG:
 
     # --- questions --------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
-        if not isinstance(question, str):
-            raise InputError(f"the question must be text, not {type(question).__name__}")
-        q = " ".join(question.split())
-        if not q:
-            raise InputError("the question is empty: type a question about the articles")
-        if len(q) > self.config.max_question_chars:
-            raise InputError(f"the question is {len(q):,} characters long; the limit is "
-                             f"{self.config.max_question_chars:,}. Ask a shorter question.")
-        if not words(q):
-            raise InputError("the question has no words in it: type a question about the articles")
-        return q
+        return check_question(question, self.config.max_question_chars)
 
     def retrieve(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Retrieval:
         """Retrieval only (no generation): the passages a question would be answered from."""
@@ -196,6 +186,7 @@ class RAG:
             timings.prompt_eval = time.perf_counter() - t
         answer.raw = raw
         answer.prompt_tokens, answer.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        answer.refusal_prob = getattr(usage, "refusal_prob", -1.0)
 
         t = time.perf_counter()
         self._settle(answer, found)
@@ -293,6 +284,21 @@ def build_index(config: Config, embedder: Embedder, progress: bool = False,
                         hnsw_from=config.hnsw_from, corpus=corpus, reuse=keep_added, progress=progress)
     index.save(config.index_dir)
     return index
+
+
+def check_question(question: str, max_chars: int = 1000) -> str:
+    """The question with whitespace collapsed; InputError when it is empty, too long or not text."""
+    if not isinstance(question, str):
+        raise InputError(f"the question must be text, not {type(question).__name__}")
+    q = " ".join(question.split())
+    if not q:
+        raise InputError("the question is empty: type a question about the articles")
+    if len(q) > max_chars:
+        raise InputError(f"the question is {len(q):,} characters long; the limit is {max_chars:,}. "
+                         f"Ask a shorter question.")
+    if not words(q):
+        raise InputError("the question has no words in it: type a question about the articles")
+    return q
 
 
 def _clean_history(history) -> list[tuple[str, str]]:

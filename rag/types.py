@@ -111,6 +111,7 @@ class Answer:
     verdict: str = ""  # "verified", "repaired", "quoted", "declined: <reason>"
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    refusal_prob: float = -1.0  # the model's probability of declining, where the runtime reports it
 
     def to_dict(self) -> dict:
         d = asdict(self)

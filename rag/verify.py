@@ -42,6 +42,8 @@ NOT_NAMES = frozenset("""the a an he she it they we i you his her its their this
 but and or so if in on at by for of to as after before when while during since according also both
 us u.s mr mrs ms president secretary minister prime leader senator representative however then later
 """.split())
+COMMON_FIRST_WORDS = frozenset(NOT_NAMES | set(NUMBER_WORDS) | {"one", "yes", "no", "both", "neither", "only",
+                                                                 "about", "around", "nearly", "up", "over"})
 MONTHS = ("january february march april may june july august september october november december "
           "monday tuesday wednesday thursday friday saturday sunday").split()
 TIME_WORDS = frozenset(MONTHS + "today yesterday tomorrow week weeks month months year years day days "
@@ -92,19 +94,27 @@ def facts(sentence: str) -> tuple[set[str], set[str], set[str]]:
     """(numbers, names, content terms) of one answer sentence, citations removed."""
     plain = CITE.sub("", sentence)
     nums = numbers(plain) | {NUMBER_WORDS[w] for w in words(plain) if w in NUMBER_WORDS}
-    tokens = re.findall(r"\b[A-Z][A-Za-z’']*[a-z][A-Za-z’']*", normalize(plain))
-    names = {t.split("'")[0].split("’")[0].lower() for t in tokens} - NOT_NAMES
-    names = {n for n in names if len(n) > 2}
+    names = {n for group in name_groups(plain) for n in group}
     terms = {t for t in content_terms(plain) if not t.isdigit()}
     return nums, names, terms
 
 
+SPEAKER = re.compile(r"([A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*)(?:'s)?\s+(?:said|says|told|added|warned|declared|"
+                     r"wrote|stated|remarked|asserted|described|called)\b[^\"]{0,60}\"")
+_NAME_RUN = re.compile(r"\b[A-Z][A-Za-z’']*[a-z][A-Za-z’']*(?:\s+[A-Z][A-Za-z’']*[a-z][A-Za-z’']*)*")
+
+
 def name_groups(sentence: str) -> list[list[str]]:
-    """Runs of capitalised words, lower-cased: "Steve Witkoff met Putin" -> [["steve", "witkoff"], ["putin"]]."""
+    """Runs of capitalised words, lower-cased: "Steve Witkoff met Putin" -> [["steve", "witkoff"], ["putin"]].
+
+    A capitalised first word counts only when it is not a common word ("Two times", "The draft").
+    """
     groups = []
-    plain = normalize(CITE.sub("", sentence))
-    for run in re.findall(r"\b[A-Z][A-Za-z’']*[a-z][A-Za-z’']*(?:\s+[A-Z][A-Za-z’']*[a-z][A-Za-z’']*)*", plain):
-        names = [w.split("'")[0].split("’")[0].lower() for w in run.split()]
+    plain = normalize(CITE.sub("", sentence)).strip()
+    for m in _NAME_RUN.finditer(plain):
+        names = [w.split("'")[0].split("’")[0].lower() for w in m.group().split()]
+        if m.start() == 0 and names and names[0] in COMMON_FIRST_WORDS:
+            names = names[1:]
         names = [n for n in names if n not in NOT_NAMES and len(n) > 2]
         if names:
             groups.append(names)
@@ -133,13 +143,18 @@ def support(sentence: str, passage: Passage, question_words: set[str], question_
     for n in sorted(nums):
         if n not in have_nums:
             return f"the number {n} is not in passage {passage.n}"
-    # Names must be in the cited passage: a name from elsewhere is a misattribution. A first name may
-    # come from the article when the surname beside it is in the passage ("Steve Witkoff").
-    passage_words = set(words(passage.text)) | set(words(header))
+    # Names must come from the cited article or the question; a quote's speaker from the passage itself
+    # (or the sentence before it), so a quotation is never pinned on the wrong person.
+    known = set(words(passage.doc.text)) | set(words(header)) | question_words
     for group in name_groups(sentence):
-        missing = [n for n in group if not _name_found(n, passage_words)]
-        if missing and (len(missing) == len(group) or " ".join(group) not in " ".join(words(passage.doc.text))):
-            return f"the name '{missing[0]}' is not in passage {passage.n}"
+        for name in group:
+            if not _name_found(name, known):
+                return f"the name '{name}' is not in the article of passage {passage.n}"
+    nearby = set(words(passage.doc.text[max(0, passage.start - 300):passage.end]))
+    for speaker in SPEAKER.findall(normalize(CITE.sub("", sentence))):
+        names = [w for w in words(speaker) if w not in NOT_NAMES]
+        if names and not any(_name_found(w, nearby) for w in names):
+            return f"passage {passage.n} does not quote {speaker}"
     new_terms = terms - question_terms - {t for nm in names for t in content_terms(nm)}
     if len(new_terms) >= 2:
         present = set(content_terms(passage.text))
@@ -157,9 +172,7 @@ def expected_kind(question: str) -> str:
     if re.search(r"^\s*(and\s+)?when\b|\b(what|which) (date|day|year|month|weekday)\b|\bwhat time\b|"
                  r"\bsince when\b|\bhow soon\b", q):
         return "time"
-    if re.match(r"\s*(?i:who|what) (?i:is|was|are|were) [A-Z]", question):
-        return ""  # "Who is Kirill Dmitriev?" asks for a description, not a name
-    if re.search(r"^\s*(and\s+)?(who|whom|whose)\b|\bwhat is the name\b|\bwhat was the name\b|\bname of\b", q):
+    if re.search(r"\bwhat (is|was|are|were) the names?\b|\bnames? of\b|\bwho exactly\b", q):
         return "name"
     return ""
 

@@ -129,3 +129,28 @@ def real_bot(real_embedder, tmp_path_factory):
     bot = RAG.load(config, embedder=real_embedder)
     bot.warm_up()
     return bot
+
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def live_app(real_bot, tmp_path_factory):
+    """The real app on a free localhost port, over its own copy of the index (uploads change it)."""
+    import socket
+
+    import app as app_module
+    from rag import RAG
+
+    config = real_bot.config.replace(index_dir=tmp_path_factory.mktemp("app") / "index")
+    bot = RAG.load(config, embedder=real_bot.embedder)
+    bot._generators.update(real_bot._generators)  # share the loaded models
+    demo = app_module.build_app(bot)
+    demo.queue(default_concurrency_limit=4)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                css=app_module.CSS)
+    yield f"http://127.0.0.1:{port}/", bot
+    demo.close()

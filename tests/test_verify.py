@@ -8,6 +8,9 @@ DOC = Document("witkoff", "Witkoff To Moscow", "RFE/RL", "2025-11-26", "", (
     "The initial US draft would cap it at 600, 000. "
     "A real estate developer with no diplomatic background, Steve Witkoff is the man tapped by Trump. "
     "He’s met with Putin five times already, traveling to Moscow on his private jet."))
+DOC2 = Document("orban", "Orban", "RFE/RL", "2025-10-17", "", (
+    "The meeting would be hosted by Hungarian Prime Minister Viktor Orban. Orban welcomed the planned summit. "
+    "On X, he described it as “great news” and declared, “We are ready!”"))
 OTHER = Document("tribune", "Tribune", "Chicago Tribune (AP)", "2025-10-17", "",
                  "Trump began downplaying the prospects of Ukraine getting the missiles, which have a range of about 995 miles.")
 THIRD = Document("drones", "Drones", "RFE/RL", "2025-10-17", "",
@@ -57,14 +60,25 @@ def test_number_words_match_digits():
 
 
 def test_an_invented_name_fails_but_a_name_from_the_article_passes():
-    assert verify("Steve Witkoff met Putin five times [3].", P, "Who met Putin?").ok  # "Steve" is in the article
+    assert verify("Steve Witkoff met Putin five times [3].", P, "Who met Putin?").ok
     v = verify("Jared Kushner met Putin five times [3].", P, "Who met Putin?")
     assert v.status == "failed" and "jared" in v.reason
 
 
-def test_a_name_from_another_part_of_the_article_is_a_misattribution():
-    v = verify("Russia wanted Witkoff to cap it under 100,000 personnel [1].", P, "What did Russia want?")
-    assert v.status == "failed" and "witkoff" in v.reason
+def test_a_quote_is_never_pinned_on_someone_the_passage_does_not_name():
+    quote = passage(4, DOC2, "On X, he described it as “great news” and declared, “We are ready!”")
+    ps = P + [quote]
+    assert verify("Viktor Orban said, “We are ready!” [4].", ps, "What did Orban say?").ok
+    v = verify("Sergei Lavrov said, “We are ready!” [4].", ps, "What did Sergei Lavrov say after his call?")
+    assert v.status == "failed" and "does not quote Sergei Lavrov" in v.reason
+
+
+def test_names_from_the_question_are_allowed_even_misspelt():
+    assert verify("Witkof met Putin five times [3].", P, "How often has Witkof met Putin?").ok
+
+
+def test_a_capitalised_first_word_is_not_a_name():
+    assert verify("Five times [3].", P, "How many times has Witkoff met Putin?").ok
 
 
 def test_an_answer_that_only_restates_the_question_fails():
@@ -88,10 +102,10 @@ def test_the_answer_must_be_of_the_kind_asked_for():
     assert expected_kind("How many times has he met Putin?") == "number"
     assert expected_kind("When was he blacklisted?") == "time"
     assert expected_kind("Who is Witkoff?") == ""  # a description will do
-    assert expected_kind("Who did Trump tap to lead the talks?") == "name"
-    v = verify("The man tapped by Trump [3].", P, "Who did Trump tap to lead the talks?")
+    assert expected_kind("What is the name of the envoy Trump tapped?") == "name"
+    v = verify("The man tapped by Trump [3].", P, "What is the name of the envoy Trump tapped?")
     assert v.status == "failed" and "name" in v.reason
-    assert verify("Steve Witkoff [3].", P, "Who did Trump tap to lead the talks?").ok
+    assert verify("Steve Witkoff [3].", P, "What is the name of the envoy Trump tapped?").ok
     v = verify("Witkoff met Putin in Moscow [3].", P, "How many times has Witkoff met Putin?")
     assert v.status == "failed" and "number" in v.reason
 
