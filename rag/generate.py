@@ -25,6 +25,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     refusal_prob: float = -1.0  # probability the model gave the refusal marker as its first token (-1: unknown)
+    prompt_evaluated: int = 0  # prompt tokens actually computed (the rest came from the KV cache)
 
 
 @runtime_checkable
@@ -127,14 +128,22 @@ class LlamaCppGenerator:
                 top_p=1.0, min_p=0.0, repeat_penalty=1.0, stop=STOP, stream=True, seed=0,
                 logits_processor=self._refusal_gate(usage) if self.refusal_threshold > 0 else None,
             )
+            before = self._llm._input_ids.tolist()  # what the KV cache holds from the last call
             n = 0
             for chunk in chunks:
                 piece = chunk["choices"][0]["delta"].get("content")
                 if piece:
                     n += 1
                     yield piece
-            usage.prompt_tokens = self._llm.n_tokens - n if self._llm.n_tokens else 0
+            ids = self._llm._input_ids.tolist()
             usage.completion_tokens = n
+            usage.prompt_tokens = max(0, len(ids) - n)
+            reused = 0
+            for a, b in zip(before, ids[:usage.prompt_tokens]):
+                if a != b:
+                    break
+                reused += 1
+            usage.prompt_evaluated = usage.prompt_tokens - reused
 
 
 class TransformersGenerator:
@@ -203,7 +212,7 @@ class TransformersGenerator:
                 break
             yield piece
         thread.join()
-        usage.prompt_tokens = int(inputs["input_ids"].shape[1])
+        usage.prompt_tokens = usage.prompt_evaluated = int(inputs["input_ids"].shape[1])
         usage.completion_tokens = int(result["out"].shape[1] - usage.prompt_tokens) if "out" in result else 0
 
 

@@ -186,7 +186,8 @@ class RAG:
             timings.prompt_eval = time.perf_counter() - t
         answer.raw = raw
         answer.prompt_tokens, answer.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        answer.refusal_prob = getattr(usage, "refusal_prob", -1.0)
+        answer.refusal_prob = usage.refusal_prob
+        answer.prompt_evaluated = usage.prompt_evaluated
 
         t = time.perf_counter()
         self._settle(answer, found)

@@ -18,37 +18,32 @@ SYSTEM = (
 # Worked examples about an invented article, so no real fact can leak into an answer.
 EXAMPLES = [
     (
-        "[1] (Harbor Daily, 2024-03-02) The council approved 4, 500 new parking permits on Tuesday.\n"
-        "[2] (Harbor Daily, 2024-03-02) “We will not raise fees this year,” Mayor Ana Ruiz told reporters.",
+        "[1] The council approved 4, 500 new parking permits on Tuesday. (Harbor Daily)\n"
+        "[2] “We will not raise fees this year,” Mayor Ana Ruiz told reporters. (Harbor Daily)",
         "How many parking permits did the council approve?",
         "The council approved 4,500 new parking permits [1].",
     ),
     (
-        "[1] (Harbor Daily, 2024-03-02) The council approved 4, 500 new parking permits on Tuesday.\n"
-        "[2] (Harbor Daily, 2024-03-02) “We will not raise fees this year,” Mayor Ana Ruiz told reporters.",
+        "[1] The council approved 4, 500 new parking permits on Tuesday. (Harbor Daily)\n"
+        "[2] “We will not raise fees this year,” Mayor Ana Ruiz told reporters. (Harbor Daily)",
         "What did the mayor say about fees?",
         "Mayor Ana Ruiz said, “We will not raise fees this year” [2].",
     ),
     (
-        "[1] (Harbor Daily, 2024-03-02) The council approved 4, 500 new parking permits on Tuesday.\n"
-        "[2] (Harbor Daily, 2024-03-02) “We will not raise fees this year,” Mayor Ana Ruiz told reporters.",
+        "[1] The council approved 4, 500 new parking permits on Tuesday. (Harbor Daily)\n"
+        "[2] “We will not raise fees this year,” Mayor Ana Ruiz told reporters. (Harbor Daily)",
         "How much does a parking permit cost?",
         NOT_FOUND,
     ),
 ]
 
 
-import os
-if os.environ.get("RAG_PROMPT_VARIANT") == "noneg":
-    EXAMPLES = EXAMPLES[:2]
-
-
 def format_passages(passages: list[Passage]) -> str:
+    """One line a passage; the outlet goes last, where a small model is less tempted to answer with it."""
     lines = []
     for p in passages:
-        source = ", ".join(x for x in (p.doc.outlet, p.doc.published) if x)
         text = " ".join(p.text.split()).strip("*# ")
-        lines.append(f"[{p.n}] ({source}) {text}" if source else f"[{p.n}] {text}")
+        lines.append(f"[{p.n}] {text} ({p.doc.outlet})" if p.doc.outlet else f"[{p.n}] {text}")
     return "\n".join(lines)
 
 

@@ -112,6 +112,7 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     refusal_prob: float = -1.0  # the model's probability of declining, where the runtime reports it
+    prompt_evaluated: int = 0  # prompt tokens computed for this answer (the rest were cached)
 
     def to_dict(self) -> dict:
         d = asdict(self)

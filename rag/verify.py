@@ -138,8 +138,8 @@ def _name_found(name: str, vocabulary: set[str]) -> bool:
 def support(sentence: str, passage: Passage, question_words: set[str], question_terms: set[str]) -> str:
     """'' when the passage supports the sentence, else what is missing."""
     nums, names, terms = facts(sentence)
-    header = f"{passage.doc.outlet} {passage.doc.published}"  # what the generator saw beside the text
-    have_nums = passage_numbers(passage.text) | numbers(passage.doc.published)
+    header = passage.doc.outlet  # what the generator saw beside the text
+    have_nums = passage_numbers(passage.text)
     for n in sorted(nums):
         if n not in have_nums:
             return f"the number {n} is not in passage {passage.n}"
@@ -218,7 +218,10 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
     repaired: list[str] = []
     out_sentences: list[str] = []
     cited_order: list[int] = []
-    for sentence in split_answer(text):
+    sentences = split_answer(text)
+    if len(sentences) > 1 and not re.search(r"[.!?”\"\]]\s*$", sentences[-1]):
+        sentences = sentences[:-1]  # cut off by the token limit: keep the complete sentences
+    for sentence in sentences:
         plain = CITE.sub("", sentence).strip()
         if not re.search(r"\w", plain):
             continue

@@ -72,7 +72,7 @@ def extractive(passages: str, question: str) -> str:
     best, best_n = None, 0
     q = set(re.findall(r"\w+", question.lower()))
     for line in passages.splitlines():
-        m = re.match(r"\[(\d+)\] (?:\([^)]*\) )?(.*)", line)
+        m = re.match(r"\[(\d+)\] (.*?)(?: \([^()]*\))?$", line)
         if m:
             n = len(q & set(re.findall(r"\w+", m.group(2).lower())))
             if n > best_n:
