@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from .prompt import NOT_FOUND, build_messages
 from .retrieve import Retrieval, query_terms, retrieve_chunks, select_passages
 from .rewrite import rewrite
 from .text import numbers, words
-from .types import Answer, Citation, Document, Timings
+from .types import Answer, Citation, Document, Passage, Timings
 from .verify import conflict_note, find_conflict, measures, verify
 
 DECLINE = "The articles don't say."
@@ -200,10 +201,14 @@ class RAG:
         verdict = verify(answer.raw, passages, answer.standalone_question)
         if verdict.ok:
             text, cited = verdict.text, list(verdict.cited)
-            other = find_conflict(text, verdict.cited, passages, answer.standalone_question)
+            # look for a disagreeing figure among the passages and the rest of the retrieved chunks
+            candidates = passages + extra_passages(self.index, found.hits, passages)
+            other = find_conflict(text, verdict.cited, candidates, answer.standalone_question)
             if other is not None:
-                families = {fam for _, fam, _ in measures(text)}
-                text += " " + conflict_note(other, families)
+                if other.n == 0:  # from the retrieved chunks: show it as the next numbered passage
+                    other = dataclasses.replace(other, n=len(passages) + 1)
+                    passages = answer.passages = passages + [other]
+                text += " " + conflict_note(other, {fam for _, fam, _ in measures(text)})
                 cited.append(other.n)
             answer.text, answer.abstained = text, False
             answer.citations = [Citation.from_passage(p) for n in cited for p in passages if p.n == n]
@@ -285,6 +290,20 @@ def build_index(config: Config, embedder: Embedder, progress: bool = False,
                         hnsw_from=config.hnsw_from, corpus=corpus, reuse=keep_added, progress=progress)
     index.save(config.index_dir)
     return index
+
+
+def extra_passages(index: Index, hits, shown: list[Passage]) -> list[Passage]:
+    """Sentences of the retrieved chunks that are not shown already, as unnumbered (n=0) passages."""
+    taken = {(p.doc.id, p.sentence_start) for p in shown}
+    out, seen = [], set()
+    for hit in hits:
+        doc = index.documents[hit.chunk.doc_id]
+        for a, b in hit.chunk.sentences:
+            key = (doc.id, a)
+            if key not in taken and key not in seen:
+                seen.add(key)
+                out.append(Passage(0, doc, hit.chunk.id, a, b, hit.score, a, b))
+    return out
 
 
 def check_question(question: str, max_chars: int = 1000) -> str:

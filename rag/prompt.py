@@ -18,20 +18,20 @@ SYSTEM = (
 # Worked examples about an invented article, so no real fact can leak into an answer.
 EXAMPLES = [
     (
-        "[1] The council approved 4, 500 new parking permits on Tuesday. (Harbor Daily)\n"
-        "[2] “We will not raise fees this year,” Mayor Ana Ruiz told reporters. (Harbor Daily)",
+        "[1] The council approved 4, 500 new parking permits on Tuesday.\n"
+        "[2] “We will not raise fees this year,” Mayor Ana Ruiz told reporters.",
         "How many parking permits did the council approve?",
         "The council approved 4,500 new parking permits [1].",
     ),
     (
-        "[1] The council approved 4, 500 new parking permits on Tuesday. (Harbor Daily)\n"
-        "[2] “We will not raise fees this year,” Mayor Ana Ruiz told reporters. (Harbor Daily)",
+        "[1] The council approved 4, 500 new parking permits on Tuesday.\n"
+        "[2] “We will not raise fees this year,” Mayor Ana Ruiz told reporters.",
         "What did the mayor say about fees?",
         "Mayor Ana Ruiz said, “We will not raise fees this year” [2].",
     ),
     (
-        "[1] The council approved 4, 500 new parking permits on Tuesday. (Harbor Daily)\n"
-        "[2] “We will not raise fees this year,” Mayor Ana Ruiz told reporters. (Harbor Daily)",
+        "[1] The council approved 4, 500 new parking permits on Tuesday.\n"
+        "[2] “We will not raise fees this year,” Mayor Ana Ruiz told reporters.",
         "How much does a parking permit cost?",
         NOT_FOUND,
     ),
@@ -39,12 +39,9 @@ EXAMPLES = [
 
 
 def format_passages(passages: list[Passage]) -> str:
-    """One line a passage; the outlet goes last, where a small model is less tempted to answer with it."""
-    lines = []
-    for p in passages:
-        text = " ".join(p.text.split()).strip("*# ")
-        lines.append(f"[{p.n}] {text} ({p.doc.outlet})" if p.doc.outlet else f"[{p.n}] {text}")
-    return "\n".join(lines)
+    """One line a passage, text only: given outlet names, small models answer "Chicago Tribune"
+    to "in which city ...?". Sources are shown to the user from the citations instead."""
+    return "\n".join(f"[{p.n}] {' '.join(p.text.split()).strip('*# ')}" for p in passages)
 
 
 def user_message(passages_text: str, question: str) -> str:

@@ -19,7 +19,11 @@ REFERRING = re.compile(rf"\b({PERSONAL}|they|them|their|it|its|this|that|these|t
 ELLIPSIS = re.compile(r"^\s*(and|what about|how about|and what about|what else|why|how so|anything else)\b", re.I)
 _ENTITY = re.compile(r"(?:[A-Z][\w’'.-]*[a-z][\w’'-]*)(?:\s+(?:[A-Z][\w’'.-]*[a-z][\w’'-]*))*")
 _SKIP = frozenset("What Which Who Whom Whose When Where Why How Did Does Do Is Are Was Were Has Have Had Can Could "
-                  "Would Should Will The A An He She They It This That In On At According And But Also".split())
+                  "Would Should Will The A An He She They It This That In On At According And But Also "
+                  "President Senator Senate Representative Secretary Minister Prime Majority Minority Leader "
+                  "Former Foreign Kremlin Mr Mrs Ms Dr".split())
+_NOT_ENTITY = frozenset("January February March April May June July August September October November December "
+                        "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
 
 REWRITE_SYSTEM = (
     "Rewrite the user's last question so that it can be understood without the conversation: replace "
@@ -50,10 +54,14 @@ def entities(text: str) -> list[str]:
         parts = m.group().split()
         while parts and parts[0] in _SKIP:
             parts = parts[1:]
-        if parts:
-            name = " ".join(parts).rstrip("’'s").rstrip("’'")
-            if name and name not in out:
-                out.append(name)
+        if not parts or parts[0] in _NOT_ENTITY:
+            continue
+        if len(parts) == 1 and parts[0].endswith(("ian", "ese", "ish")):
+            continue  # "Russian", "Chinese": a nationality, not someone a pronoun points to
+        name = " ".join(parts)
+        name = name[:-2] if name.endswith(("’s", "'s")) else name
+        if name and name not in out:
+            out.append(name)
     return out
 
 
@@ -90,9 +98,15 @@ def rewrite(question: str, history: list[tuple[str, str]] | None,
             messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
         messages.append({"role": "user", "content": f"{convo}\nLast question: {question.strip()}"})
         candidate = complete(messages).strip().strip('"').splitlines()[0:1]
-        if candidate and _plausible(candidate[0], question):
+        if candidate and _plausible(candidate[0], question) and _changed(candidate[0], question):
             return candidate[0].strip()
     return rule_rewrite(question, history)
+
+
+def _changed(candidate: str, question: str) -> bool:
+    """A "rewrite" identical to the follow-up resolved nothing; the rules do better then."""
+    norm = lambda t: " ".join(t.lower().split()).rstrip("?")
+    return norm(candidate) != norm(question)
 
 
 def _short(answer: str, limit: int = 300) -> str:

@@ -135,17 +135,30 @@ def _name_found(name: str, vocabulary: set[str]) -> bool:
     return process.extractOne(name, vocabulary, scorer=fuzz.ratio, score_cutoff=85) is not None
 
 
-def support(sentence: str, passage: Passage, question_words: set[str], question_terms: set[str]) -> str:
+@dataclass(frozen=True)
+class Asked:
+    """What the question itself says: the user's words may be echoed without support."""
+
+    words: frozenset[str]
+    terms: frozenset[str]
+    numbers: frozenset[str]
+
+    @classmethod
+    def of(cls, question: str) -> "Asked":
+        return cls(frozenset(words(question)), frozenset(content_terms(question)),
+                   frozenset(passage_numbers(question)))
+
+
+def support(sentence: str, passage: Passage, asked: Asked) -> str:
     """'' when the passage supports the sentence, else what is missing."""
     nums, names, terms = facts(sentence)
-    header = passage.doc.outlet  # what the generator saw beside the text
     have_nums = passage_numbers(passage.text)
-    for n in sorted(nums):
+    for n in sorted(nums - asked.numbers):  # the user's own numbers may be echoed
         if n not in have_nums:
             return f"the number {n} is not in passage {passage.n}"
     # Names must come from the cited article or the question; a quote's speaker from the passage itself
     # (or the sentence before it), so a quotation is never pinned on the wrong person.
-    known = set(words(passage.doc.text)) | set(words(header)) | question_words
+    known = set(words(passage.doc.text)) | asked.words
     for group in name_groups(sentence):
         for name in group:
             if not _name_found(name, known):
@@ -155,13 +168,16 @@ def support(sentence: str, passage: Passage, question_words: set[str], question_
         names = [w for w in words(speaker) if w not in NOT_NAMES]
         if names and not any(_name_found(w, nearby) for w in names):
             return f"passage {passage.n} does not quote {speaker}"
-    new_terms = terms - question_terms - {t for nm in names for t in content_terms(nm)}
-    if len(new_terms) >= 2:
-        present = set(content_terms(passage.text))
-        found = len(new_terms & present) / len(new_terms)
-        if found < 0.5:
-            missing = ", ".join(sorted(new_terms - present)[:4])
-            return f"passage {passage.n} does not mention {missing}"
+    present = set(content_terms(passage.text))
+    name_terms = {t for nm in names for t in content_terms(nm)}
+    new_terms = terms - asked.terms - name_terms
+    if len(new_terms) >= 2 and len(new_terms & present) / len(new_terms) < 0.5:
+        return f"passage {passage.n} does not mention {', '.join(sorted(new_terms - present)[:4])}"
+    # the passage must also be about what the sentence asserts, echoed words included: "the US draft
+    # would cap it at 100,000" is not supported by "Russia called for ... under 100,000"
+    claimed = terms - name_terms
+    if nums and len(claimed) >= 3 and len(claimed & present) / len(claimed) < 0.4:
+        return f"passage {passage.n} is not about {', '.join(sorted(claimed - present)[:4])}"
     return ""
 
 
@@ -213,8 +229,7 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
         return Verdict("failed", text, (), f"the question asks for a {kind} and the answer has none")
     if not adds_something(text, question):
         return Verdict("failed", text, (), "the answer only restates the question")
-    q_words = set(words(question))
-    q_terms = set(content_terms(question))
+    asked = Asked.of(question)
     repaired: list[str] = []
     out_sentences: list[str] = []
     cited_order: list[int] = []
@@ -229,13 +244,13 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
         bad = [n for n in citations_in(sentence) if n not in by_n]
         if bad:
             repaired.append(f"dropped citation {bad} (no such passage)")
-        problems = {n: support(plain, by_n[n], q_words, q_terms) for n in cited}
+        problems = {n: support(plain, by_n[n], asked) for n in cited}
         good = [n for n in cited if not problems[n]]
         if not good:
             # cited nothing, or cited a passage that does not support it: look for one that does
-            alternatives = [p.n for p in passages if not support(plain, p, q_words, q_terms)]
+            alternatives = [p.n for p in passages if not support(plain, p, asked)]
             if not alternatives:
-                reason = next(iter(problems.values()), "") or _why_unsupported(plain, passages, q_words, q_terms)
+                reason = next(iter(problems.values()), "") or _why_unsupported(plain, passages, asked)
                 return Verdict("failed", text, (), reason)
             good = alternatives[:1]
             repaired.append(f"cited [{good[0]}] for: {plain[:60]}")
@@ -306,11 +321,11 @@ def conflict_note(passage: Passage, families: set[str] | None = None) -> str:
     return f"The articles disagree: {outlet}{date} gives “{phrase}” [{passage.n}]."
 
 
-def _why_unsupported(sentence: str, passages: list[Passage], q_words: set[str], q_terms: set[str]) -> str:
+def _why_unsupported(sentence: str, passages: list[Passage], asked: Asked) -> str:
     nums, _, _ = facts(sentence)
     everywhere = set().union(*(passage_numbers(p.text) for p in passages)) if passages else set()
-    missing = sorted(nums - everywhere)
+    missing = sorted(nums - everywhere - asked.numbers)
     if missing:
         return f"the number {missing[0]} is not in any passage"
-    reasons = [support(sentence, p, q_words, q_terms) for p in passages]
+    reasons = [support(sentence, p, asked) for p in passages]
     return reasons[0] if reasons else "there are no passages"

@@ -167,3 +167,13 @@ def test_importing_rag_loads_no_model():
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_disagreeing_figure_outside_the_shown_passages_is_found_and_cited(config, fake_embedder):
+    """Only 2 passages are shown; the other article's figure sits in the retrieved chunks."""
+    bot = RAG.load(config.replace(passages=2), embedder=fake_embedder,
+                   generator=ScriptedGenerator(lambda p, q: _cite(p, "2,500", "Tomahawks have a range of up to 2,500 kilometers")))
+    answer = bot.ask("Tomahawk missiles have a range of up to how many kilometers?")
+    assert "2,500 kilometers" in answer.text and "995 miles" in answer.text, answer.text
+    assert len(answer.passages) == 3 and answer.citations[-1].n == 3
+    assert answer.citations[-1].doc_id == "chicagotribune-trump-zelenskyy-stop-where-they-are"

@@ -36,3 +36,15 @@ def test_the_model_rewrite_is_used_when_plausible_and_ignored_when_not():
 
 def test_entities():
     assert entities("Did Steve Witkoff meet Vladimir Putin in Moscow?") == ["Steve Witkoff", "Vladimir Putin", "Moscow"]
+
+
+def test_months_nationalities_and_titles_are_not_antecedents():
+    assert entities("In late October, the Russian envoy met Senate Majority Leader Mitch McConnell") == ["Mitch McConnell"]
+    h = [("Where did Dmitriev go in late October?", "Miami [1].")]
+    assert rule_rewrite("Which congresswoman did he meet there?", h) == "Which congresswoman did Dmitriev meet there?"
+
+
+def test_an_unchanged_model_rewrite_falls_back_to_the_rules():
+    h = [("What cap on Ukraine's military did the initial US draft propose?", "600,000 [1].")]
+    echo = lambda messages: "What about the European counterproposal?"
+    assert rewrite("What about the European counterproposal?", h, echo).startswith("What cap on Ukraine's military")
