@@ -37,7 +37,7 @@ PRESETS: dict[str, dict] = {
     "fast": {"generator": "fast"},
     "quality": {"generator": "quality"},
 }
-COMPARE = ["default", "lexical", "dense", "hybrid-rrf", "fast", "quality"]
+COMPARE = ["default", "lexical", "dense", "hybrid-rrf", "fast"]
 
 
 def load_items(path: Path, limit: int = 0) -> list[dict]:

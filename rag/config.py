@@ -51,7 +51,7 @@ class Config:
 
     # --- models ---
     embedder: str = "minilm"  # registry name (minilm, mpnet), Hugging Face id, or local folder
-    generator: str = "fast"  # registry name (fast, quality, tiny), "repo_id:file.gguf", or a .gguf path
+    generator: str = "quality"  # registry name (quality, fast, tiny), "repo_id:file.gguf", or a .gguf path
     device: str = "auto"  # auto | cpu | cuda: where the embedder (and a transformers generator) run
     n_threads: int = 0  # llama.cpp threads; 0 = number of physical cores
     n_ctx: int = 2048  # llama.cpp context window in tokens
@@ -80,7 +80,8 @@ class Config:
 
     # --- generation ---
     max_answer_tokens: int = 80  # the answer is cut here; answers are one or two sentences
-    refusal_threshold: float = 0.0  # the model may decline only when P(first token = NOT FOUND) >= this
+    refusal_threshold: float = -1.0  # the model may decline only when P(it opens with NOT FOUND) >= this;
+    #                                  -1 = the value calibrated for the generator (models.REGISTRY)
     temperature: float = 0.0  # 0 = greedy, reproducible answers
 
     # --- input limits ---
@@ -138,6 +139,8 @@ class Config:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not (self.refusal_threshold == -1 or 0 <= self.refusal_threshold <= 1):
+            raise ConfigError(f"refusal_threshold must be -1 (calibrated) or between 0 and 1, not {self.refusal_threshold}")
         if not 0 <= self.lexical_weight <= 1:
             raise ConfigError(f"lexical_weight must be between 0 and 1, not {self.lexical_weight}")
         if self.chunk_overlap < 0:

@@ -217,7 +217,7 @@ class TransformersGenerator:
 
 
 def make_generator(name: str, cache_dir: Path, device: str = "auto", n_threads: int = 0, n_ctx: int = 2048,
-                   n_gpu_layers: int = -1, temperature: float = 0.0, refusal_threshold: float = 0.0) -> Generator:
+                   n_gpu_layers: int = -1, temperature: float = 0.0, refusal_threshold: float = -1.0) -> Generator:
     """llama.cpp wherever it can use the hardware; transformers on a GPU that llama.cpp was not built for."""
     from .embed import pick_device
 
@@ -230,8 +230,10 @@ def make_generator(name: str, cache_dir: Path, device: str = "auto", n_threads: 
             cuda_llama = False
         if not cuda_llama:
             return TransformersGenerator(name, cache_dir, device="cuda", temperature=temperature)
+    from .models import refusal_threshold as calibrated
+
     return LlamaCppGenerator(name, cache_dir, n_threads=n_threads, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers,
-                             temperature=temperature, refusal_threshold=refusal_threshold)
+                             temperature=temperature, refusal_threshold=calibrated(name, refusal_threshold))
 
 
 __all__ = ["Generator", "LlamaCppGenerator", "TransformersGenerator", "Usage", "make_generator", "resolve"]

