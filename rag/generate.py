@@ -96,10 +96,6 @@ class LlamaCppGenerator:
             self._sibling._sibling = self._sibling
         return self._sibling
 
-    def count_tokens(self, text: str) -> int:
-        self.warm_up()
-        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
     def _refusal_gate(self, usage: Usage):
         """A logits processor that reads the first token's distribution and, when the refusal
         marker is not likely enough, takes it off the table for that token."""

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from .index import Index
-from .text import STOPWORDS, content_terms, stem, words
+from .text import content_terms, stem
 from .types import Hit, Passage
 
 RRF_K = 60
@@ -211,7 +211,3 @@ def _neighbour(index: Index, doc_id: str, a: int, step: int) -> tuple[int, int] 
         return None
     s = index.sentences[row + step]
     return (s.start, s.end) if s.doc_id == doc_id else None
-
-
-def is_stopword_only(question: str) -> bool:
-    return not [w for w in words(question) if w not in STOPWORDS]

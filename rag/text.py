@@ -49,8 +49,6 @@ why will with within would you your yours yourself yourselves s t d ll re ve m
 said says say according told tell did does do
 """.split())
 
-QUESTION_WORDS = frozenset("what which who whom whose when where why how many much".split())
-
 
 @lru_cache(maxsize=1)
 def _stemmer():

@@ -76,3 +76,16 @@ def test_the_tiny_model_runs_through_the_real_llama_cpp_path(real_bot):
     text = "".join(gen.stream([{"role": "user", "content": "Say hello."}], 8, usage))
     assert text.strip() and usage.completion_tokens >= 1 and usage.prompt_tokens > 3
     assert gen.identity()["sha256"].startswith("b179c952")
+
+
+def test_the_transformers_generator_runs_a_gguf(real_bot):
+    """The GPU path (transformers on a dequantised GGUF), exercised on the CPU with the tiny model;
+    docs/gpu-check-h100.json records the same code on an H100."""
+    from rag.generate import TransformersGenerator, Usage
+
+    gen = TransformersGenerator("tiny", real_bot.config.cache_dir, device="cpu")
+    usage = Usage()
+    messages = [{"role": "user", "content": "Passages:\n[1] The initial US draft would cap it at 600, 000.\n\n"
+                                            "Question: What cap did the initial US draft propose?"}]
+    text = "".join(gen.stream(messages, 24, usage))
+    assert text.strip() and usage.completion_tokens > 0 and usage.prompt_tokens > 10
