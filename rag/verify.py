@@ -70,6 +70,7 @@ def is_refusal(text: str) -> bool:
 def tidy(text: str) -> str:
     """Join spaced thousands ("600, 000" -> "600,000") and put one space before each citation."""
     text = re.sub(r"(?<=\d),\s+(?=\d{3}\b)", ",", text.strip())
+    text = re.sub(r"\]\s*(?:,|and|&)\s*\[", ", ", text)  # "[1] and [2]" -> "[1, 2]"
     text = CITE.sub(lambda m: " [" + ", ".join(re.split(r"\s*[,;]\s*", m.group(1))) + "]", text)
     return re.sub(r"\s+([.,;:!?])", r"\1", text).strip()
 
@@ -149,38 +150,42 @@ class Asked:
                    frozenset(passage_numbers(question)))
 
 
-def support(sentence: str, passage: Passage, asked: Asked) -> str:
-    """'' when the passage supports the sentence, else what is missing."""
+def support(sentence: str, cited: Passage | list[Passage], asked: Asked) -> str:
+    """'' when the cited passage (or passages, together) supports the sentence, else what is missing."""
+    ps = cited if isinstance(cited, list) else [cited]
+    label = "passage " + "+".join(str(p.n) for p in ps)
+    text = " ".join(p.text for p in ps)
     nums, names, terms = facts(sentence)
-    have_nums = passage_numbers(passage.text)
+    have_nums = passage_numbers(text)
     for n in sorted(nums - asked.numbers):  # the user's own numbers may be echoed
         if n not in have_nums:
-            return f"the number {n} is not in passage {passage.n}"
+            return f"the number {n} is not in {label}"
     # Names must come from the cited article or the question; a quote's speaker from the passage itself
     # (or the sentence before it), so a quotation is never pinned on the wrong person.
-    known = set(words(passage.doc.text)) | asked.words
+    known = set(asked.words).union(*(words(p.doc.text) for p in ps))
     for group in name_groups(sentence):
         for name in group:
             if not _name_found(name, known):
-                return f"the name '{name}' is not in the article of passage {passage.n}"
-    for quoted in re.findall(r'"([^"]{12,})"', normalize(CITE.sub("", sentence))):
-        if not _quoted_in(quoted, passage.text):
-            return f"passage {passage.n} does not contain the quoted words"
-    nearby = set(words(passage.doc.text[max(0, passage.start - 300):passage.end]))
-    for speaker in SPEAKER.findall(normalize(CITE.sub("", sentence))):
-        names = [w for w in words(speaker) if w not in NOT_NAMES]
-        if names and not any(_name_found(w, nearby) for w in names):
-            return f"passage {passage.n} does not quote {speaker}"
-    present = set(content_terms(passage.text))
+                return f"the name '{name}' is not in the article of {label}"
+    plain = normalize(CITE.sub("", sentence))
+    for quoted in re.findall(r'"([^"]{12,})"', plain):
+        if not _quoted_in(quoted, text):
+            return f"{label} does not contain the quoted words"
+    nearby = set().union(*(words(p.doc.text[max(0, p.start - 300):p.end]) for p in ps))
+    for speaker in SPEAKER.findall(plain):
+        speaker_names = [w for w in words(speaker) if w not in NOT_NAMES]
+        if speaker_names and not any(_name_found(w, nearby) for w in speaker_names):
+            return f"{label} does not quote {speaker}"
+    present = set(content_terms(text))
     name_terms = {t for nm in names for t in content_terms(nm)}
     new_terms = terms - asked.terms - name_terms
     if len(new_terms) >= 2 and len(new_terms & present) / len(new_terms) < 0.5:
-        return f"passage {passage.n} does not mention {', '.join(sorted(new_terms - present)[:4])}"
+        return f"{label} does not mention {', '.join(sorted(new_terms - present)[:4])}"
     # the passage must also be about what the sentence asserts, echoed words included: "the US draft
     # would cap it at 100,000" is not supported by "Russia called for ... under 100,000"
     claimed = terms - name_terms
     if nums and len(claimed) >= 3 and len(claimed & present) / len(claimed) < 0.4:
-        return f"passage {passage.n} is not about {', '.join(sorted(claimed - present)[:4])}"
+        return f"{label} is not about {', '.join(sorted(claimed - present)[:4])}"
     return ""
 
 
@@ -257,6 +262,8 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
             repaired.append(f"dropped citation {bad} (no such passage)")
         problems = {n: support(plain, by_n[n], asked) for n in cited}
         good = [n for n in cited if not problems[n]]
+        if not good and len(cited) > 1 and not support(plain, [by_n[n] for n in cited], asked):
+            good = cited  # a sentence that joins two passages ("600,000 [1] and 800,000 [2]")
         if not good:
             # cited nothing, or cited a passage that does not support it: look for one that does
             alternatives = [p.n for p in passages if not support(plain, p, asked)]

@@ -40,6 +40,12 @@ def test_a_wrong_citation_is_moved_to_the_passage_that_supports_it():
     assert v.text.endswith("[1].")
 
 
+def test_a_sentence_may_rest_on_two_passages_together():
+    v = verify("Russia wanted under 100,000 personnel while the US draft would cap it at 600,000 [1] and [2].",
+               P, "What sizes were proposed?")
+    assert v.ok and v.cited == (1, 2), v
+
+
 def test_a_missing_citation_is_added():
     v = verify("Witkoff has met Putin five times.", P, "How many times has Witkoff met Putin?")
     assert v.status == "repaired" and v.text == "Witkoff has met Putin five times [3]."
