@@ -215,20 +215,9 @@ def bench_scaling(base: np.ndarray, queries: np.ndarray, scales: list[int], k: i
 
 
 def _make(kind: str, data: np.ndarray):
-    import faiss
+    from rag.index import make_faiss
 
-    d = data.shape[1]
-    if kind == "hnsw":
-        index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 64
-        index.add(data)
-        return index
-    nlist = int(4 * np.sqrt(len(data)))
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-    sample = data[np.random.default_rng(1).choice(len(data), min(len(data), nlist * 40), replace=False)]
-    index.train(sample)
-    index.add(data)
-    return index
+    return make_faiss(data, kind)  # the product's own index settings
 
 
 # --- 6. the peer ------------------------------------------------------------------------------------

@@ -62,8 +62,8 @@ class Config:
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks
 
     # --- index ---
-    index_type: str = "auto"  # flat | hnsw | ivf | auto (flat below hnsw_from chunks, else hnsw)
-    hnsw_from: int = 200_000  # chunk count at which "auto" switches from exact to HNSW search
+    index_type: str = "auto"  # flat | hnsw | ivf | auto (exact below ivf_from chunks, else IVF)
+    ivf_from: int = 250_000  # where exact search passes 20 ms p95 on 2 cores (eval/results/bench.md)
 
     # --- retrieval ---
     retrieval: str = "hybrid"  # hybrid | lexical | dense
@@ -135,7 +135,7 @@ class Config:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         positive = ("chunk_words", "top_chunks", "passages", "passage_words", "max_answer_tokens",
-                    "max_question_chars", "n_ctx", "hnsw_from")
+                    "max_question_chars", "n_ctx", "ivf_from")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")

@@ -287,7 +287,7 @@ def build_index(config: Config, embedder: Embedder, progress: bool = False,
                  if d.id not in corpus_ids and corpus_dir not in Path(d.source).resolve().parents]
     corpus = corpus_fingerprint(config.corpus_dir)
     index = Index.build(docs, embedder, config.chunk_words, config.chunk_overlap, index_type=config.index_type,
-                        hnsw_from=config.hnsw_from, corpus=corpus, reuse=keep_added, progress=progress)
+                        ivf_from=config.ivf_from, corpus=corpus, reuse=keep_added, progress=progress)
     index.save(config.index_dir)
     return index
 
