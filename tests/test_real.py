@@ -16,8 +16,8 @@ DRONES = "rferl-zelenskyy-drones-tomahawks"
     ("What cap on Ukraine's military did the first US draft propose?", ["600,000"], WITKOFF, "600, 000"),
     ("Where did Kirill Dmitriev travel in late October?", ["Miami"], WITKOFF, "Miami"),
     ("How many times has Witkoff met Putin?", ["five"], WITKOFF, "five times"),
-    ("Who will lead the US delegation to the Budapest summit?", ["Rubio"], DRONES, "Marco Rubio"),
-    ("What did Mitch McConnell say a deal that rewards aggression would be worth?", ["paper"], WITKOFF, "paper"),
+    ("Who did Trump say would lead the US delegation in preparing the Budapest summit?", ["Rubio"], DRONES, "Marco Rubio"),
+    ("What did Mitch McConnell say about the initial US peace plan?", ["paper"], WITKOFF, "paper"),
 ])
 def test_answers_carry_the_fact_and_cite_the_passage_holding_it(real_bot, question, facts, doc_id, quote_has):
     answer = real_bot.ask(question)
