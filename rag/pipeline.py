@@ -89,10 +89,14 @@ class RAG:
         return sibling() if sibling else generator
 
     def warm_up(self, generator: bool = True) -> None:
-        """Load the models now instead of on the first question."""
+        """Load the models now instead of on the first question, and read the prompt's fixed
+        instructions once so that the first question only pays for its own passages."""
         getattr(self.embedder, "warm_up", lambda: None)()
+        self.embedder.embed(["warm up"], query=True)
         if generator:
             getattr(self.generator, "warm_up", lambda: None)()
+            for _ in self.generator.stream(build_messages([], "?"), 1, Usage()):
+                pass
 
     # --- questions --------------------------------------------------------------------------
     def check_question(self, question: str) -> str:
