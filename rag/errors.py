@@ -55,17 +55,18 @@ class MissingExtra(RagError, ImportError):
     """An optional dependency is not installed; the message names the pip command."""
 
 
-def require(module: str, extra: str):
-    """Import an optional dependency or fail with the exact install command.
+def require(module: str, extra: str = ""):
+    """Import an optional or heavy dependency, or fail with the exact install command.
 
-    >>> require("json", "core").__name__
+    >>> require("json").__name__
     'json'
     """
     import importlib
 
+    fix = f"pip install -e '.[{extra}]'" if extra else "pip install -e .  (or `make setup`)"
     try:
         return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingExtra(
-            f"{module} is not installed. Run: pip install -e '.[{extra}]'"
-        ) from exc
+    except ModuleNotFoundError as exc:
+        raise MissingExtra(f"{module} is not installed ({exc}). Run: {fix}") from exc
+    except ImportError as exc:  # installed, but one of its own dependencies is missing or broken
+        raise MissingExtra(f"{module} is installed but cannot be imported: {exc}. Run: {fix}") from exc

@@ -77,7 +77,7 @@ class LlamaCppGenerator:
     def warm_up(self) -> None:
         if self._llm is not None:
             return
-        llama_cpp = require("llama_cpp", "cpu")
+        llama_cpp = require("llama_cpp")
         gpu = self.n_gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0
         try:
             self._llm = llama_cpp.Llama(

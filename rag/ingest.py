@@ -96,7 +96,7 @@ def parse_markdown(text: str, name: str) -> Document:
 
 def parse_html(html: str, name: str) -> Document:
     """Main text of a web page via trafilatura (boilerplate, menus and ads dropped)."""
-    trafilatura = require("trafilatura", "html")
+    trafilatura = require("trafilatura")
     text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_recall=True)
     meta = trafilatura.extract_metadata(html)
     info = {}
@@ -110,7 +110,7 @@ def parse_html(html: str, name: str) -> Document:
 def parse_pdf(data: bytes, name: str) -> Document:
     import io
 
-    pypdf = require("pypdf", "pdf")
+    pypdf = require("pypdf")
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
