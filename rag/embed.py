@@ -11,7 +11,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from .models import ResolvedModel, resolve
+from .models import LazyModel
 
 
 @runtime_checkable
@@ -42,23 +42,17 @@ def pick_device(device: str) -> str:
         return "cpu"
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(LazyModel):
     """sentence-transformers model from the registry ("minilm"), a local folder or a hub id."""
+
+    role = "embedder"
 
     def __init__(self, name: str = "minilm", cache_dir: Path | None = None, device: str = "auto",
                  batch_size: int = 32):
-        self.name = name
-        self.cache_dir = cache_dir or Path.home() / ".cache" / "rag-news"
+        super().__init__(name, cache_dir)
         self.device = device
         self.batch_size = batch_size
-        self._resolved: ResolvedModel | None = None
         self._model = None
-
-    @property
-    def resolved(self) -> ResolvedModel:
-        if self._resolved is None:
-            self._resolved = resolve(self.name, self.cache_dir, role="embedder")
-        return self._resolved
 
     def identity(self) -> dict:
         """Name, model id and weights hash: checked without loading the model."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator, Protocol, runtime_checkable
 
 from .errors import ModelError, require
-from .models import ResolvedModel, resolve
+from .models import LazyModel
 
 
 REFUSAL_MARKER = "NOT"  # first word of prompt.NOT_FOUND
@@ -47,29 +47,21 @@ def physical_cores() -> int:
 STOP = ["<|im_end|>", "<|endoftext|>", "\n\n", "Question:", "Passages:"]
 
 
-class LlamaCppGenerator:
+class LlamaCppGenerator(LazyModel):
     def __init__(self, name: str = "fast", cache_dir: Path | None = None, n_threads: int = 0,
                  n_ctx: int = 2048, n_gpu_layers: int = -1, temperature: float = 0.0,
                  refusal_threshold: float = 0.0):
-        self.name = name
+        super().__init__(name, cache_dir)
         # Calibrated refusal: the model may open with the refusal marker only when it puts at least
         # this probability on it; otherwise it must answer (and verification judges the answer).
         self.refusal_threshold = refusal_threshold
-        self.cache_dir = cache_dir or Path.home() / ".cache" / "rag-news"
         self.n_threads = n_threads or physical_cores()
         self.n_ctx = n_ctx
         self.n_gpu_layers = n_gpu_layers
         self.temperature = temperature
         self._llm = None
-        self._resolved: ResolvedModel | None = None
         self._sibling: LlamaCppGenerator | None = None
         self._lock = threading.Lock()  # one llama.cpp context: one generation at a time
-
-    @property
-    def resolved(self) -> ResolvedModel:
-        if self._resolved is None:
-            self._resolved = resolve(self.name, self.cache_dir, role="generator", progress=True)
-        return self._resolved
 
     def identity(self) -> dict:
         return {"runtime": "llama.cpp", **self.resolved.identity()}
@@ -142,24 +134,16 @@ class LlamaCppGenerator:
             usage.prompt_evaluated = usage.prompt_tokens - reused
 
 
-class TransformersGenerator:
+class TransformersGenerator(LazyModel):
     """The same GGUF weights through transformers (dequantised): the natural GPU path."""
 
     def __init__(self, name: str = "fast", cache_dir: Path | None = None, device: str = "cuda",
                  temperature: float = 0.0):
-        self.name = name
-        self.cache_dir = cache_dir or Path.home() / ".cache" / "rag-news"
+        super().__init__(name, cache_dir)
         self.device = device
         self.temperature = temperature
         self._model = None
         self._tok = None
-        self._resolved: ResolvedModel | None = None
-
-    @property
-    def resolved(self) -> ResolvedModel:
-        if self._resolved is None:
-            self._resolved = resolve(self.name, self.cache_dir, role="generator", progress=True)
-        return self._resolved
 
     def identity(self) -> dict:
         return {"runtime": f"transformers ({self.device})", **self.resolved.identity()}
@@ -232,4 +216,4 @@ def make_generator(name: str, cache_dir: Path, device: str = "auto", n_threads: 
                              temperature=temperature, refusal_threshold=calibrated(name, refusal_threshold))
 
 
-__all__ = ["Generator", "LlamaCppGenerator", "TransformersGenerator", "Usage", "make_generator", "resolve"]
+__all__ = ["Generator", "LlamaCppGenerator", "TransformersGenerator", "Usage", "make_generator"]

@@ -106,6 +106,25 @@ class ResolvedModel:
         return {"name": self.name, "model_id": self.model_id, "sha256": self.sha256, "path": str(self.path)}
 
 
+class LazyModel:
+    """Base of the model wrappers: a name or reference, resolved to a checked path on first use."""
+
+    role = "generator"
+
+    def __init__(self, name: str, cache_dir: Path | None = None):
+        from .config import default_cache_dir
+
+        self.name = name
+        self.cache_dir = cache_dir or default_cache_dir()
+        self._resolved: ResolvedModel | None = None
+
+    @property
+    def resolved(self) -> ResolvedModel:
+        if self._resolved is None:
+            self._resolved = resolve(self.name, self.cache_dir, role=self.role, progress=self.role == "generator")
+        return self._resolved
+
+
 # --- locating package files without importing (running) the packages ------------------
 
 def _package_root(module: str) -> Path | None:
