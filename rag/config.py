@@ -75,7 +75,7 @@ class Config:
 
     # --- grounding ---
     min_relevance: float = 0.30  # decline without generating when the best passage scores below this
-    verify: bool = True  # check each answer sentence against the passage it cites
+    quote_fallback: bool = True  # when an answer fails its check, quote the passage it reached for (if one fits)
     rewrite_followups: bool = True  # rewrite follow-ups into standalone questions using history
 
     # --- generation ---

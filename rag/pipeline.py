@@ -26,7 +26,7 @@ from .retrieve import Retrieval, query_terms, retrieve_chunks, select_passages
 from .rewrite import rewrite
 from .text import numbers, words
 from .types import Answer, Citation, Document, Passage, Timings
-from .verify import conflict_note, find_conflict, measures, verify
+from .verify import best_quote, conflict_note, find_conflict, measures, verify
 
 DECLINE = "The articles don't say."
 
@@ -161,10 +161,10 @@ class RAG:
             answer.verdict = f"declined: the question's number {foreign[0]} is in no article"
             yield from self._finish(answer, start, first=True)
             return
-        if not found.passages or found.relevance < self.config.min_relevance:
+        if not found.passages or found.relevance < config.min_relevance:
             answer.text = DECLINE + " Nothing in them matches this question."
             answer.verdict = f"declined: best passage relevance {found.relevance:.2f} is below " \
-                             f"{self.config.min_relevance:.2f}"
+                             f"{config.min_relevance:.2f}"
             yield from self._finish(answer, start, first=True)
             return
 
@@ -200,7 +200,8 @@ class RAG:
         yield from self._finish(answer, start, first=first)
 
     def _settle(self, answer: Answer, found: Retrieval) -> None:
-        """Verify the raw answer; keep it, repair its citations, quote the evidence, or decline."""
+        """Verify the raw answer; keep it (its citations repaired), quote the passage it was reaching
+        for, or decline."""
         passages = found.passages
         verdict = verify(answer.raw, passages, answer.standalone_question)
         if verdict.ok:
@@ -217,6 +218,13 @@ class RAG:
             answer.text, answer.abstained = text, False
             answer.citations = [Citation.from_passage(p) for n in cited for p in passages if p.n == n]
             answer.verdict = verdict.status + (f": {verdict.reason}" if verdict.reason else "")
+            return
+        quote = best_quote(answer.raw, passages, answer.standalone_question) \
+            if verdict.status == "failed" and self.config.quote_fallback else None
+        if quote is not None:
+            answer.text = f"The closest the articles come: “{' '.join(quote.text.split())}” [{quote.n}]"
+            answer.citations, answer.abstained = [Citation.from_passage(quote)], False
+            answer.verdict = f"quoted: {verdict.reason}"
             return
         answer.text = DECLINE
         if verdict.status == "failed":

@@ -288,6 +288,26 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
     return Verdict("repaired" if repaired else "verified", final, tuple(cited_order), "; ".join(repaired))
 
 
+def best_quote(answer: str, passages: list[Passage], question: str, min_cover: float = 0.5) -> Passage | None:
+    """The passage to quote when an answer fails its check: it must hold what the question asks for
+    (a number for "how many"), cover most of the question's words, and share a fact with the
+    model's attempt, so the quote is what the model was reaching for, not a guess of our own."""
+    kind = expected_kind(question)
+    q_terms = {t for t in content_terms(question) if not t.isdigit()}
+    a_nums, a_names, a_terms = facts(answer)
+    best, best_cover = None, min_cover
+    for p in passages:
+        if kind and not has_kind(p.text, kind, question):
+            continue
+        present = set(content_terms(p.text))
+        cover = len(q_terms & present) / len(q_terms) if q_terms else 0.0
+        shared = (a_nums & passage_numbers(p.text)) or {n for n in a_names if n in set(words(p.text))} \
+            or len((a_terms - q_terms) & present) >= 2
+        if shared and cover >= best_cover:
+            best, best_cover = p, cover + 1e-9
+    return best
+
+
 UNITS = {
     "distance": "mile miles km kilometer kilometers kilometre kilometres meter meters metre metres",
     "people": "personnel troops soldiers people men servicemen members",

@@ -13,12 +13,12 @@ def test_config_is_frozen():
 
 def test_toml_overrides_and_cli_overrides(tmp_path):
     path = tmp_path / "rag.toml"
-    path.write_text('generator = "quality"\npassages = 3\nindex_dir = "~/idx"\nverify = false\n')
+    path.write_text('generator = "quality"\npassages = 3\nindex_dir = "~/idx"\nquote_fallback = false\n')
     config = Config.from_toml(path, passages="5")
     assert config.generator == "quality"
     assert config.passages == 5  # the override wins over the file, and strings become ints
     assert config.index_dir == Path("~/idx").expanduser()
-    assert config.verify is False
+    assert config.quote_fallback is False
 
 
 def test_unknown_key_is_an_error_with_a_suggestion(tmp_path):
@@ -33,7 +33,7 @@ def test_unknown_key_is_an_error_with_a_suggestion(tmp_path):
     ({"passages": 0}, "passages must be at least 1"),
     ({"lexical_weight": 1.5}, "lexical_weight must be between 0 and 1"),
     ({"passages": "many"}, "passages expects int"),
-    ({"verify": "perhaps"}, "verify expects bool"),
+    ({"quote_fallback": "perhaps"}, "quote_fallback expects bool"),
 ])
 def test_bad_values_say_which_field_is_wrong(changes, message):
     with pytest.raises(ConfigError, match=message):
