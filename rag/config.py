@@ -75,7 +75,7 @@ class Config:
 
     # --- grounding ---
     min_relevance: float = 0.30  # decline without generating when the best passage scores below this
-    quote_fallback: bool = True  # when an answer fails its check, quote the passage it reached for (if one fits)
+    quote_fallback: bool = False  # quote the passage a failed answer reached for; off: +1 point answerable but 23 fewer declines (eval)
     rewrite_followups: bool = True  # rewrite follow-ups into standalone questions using history
 
     # --- generation ---
