@@ -48,24 +48,25 @@ def cmd_index(args) -> int:
 
     config = _config(args)
     if args.action == "build":
-        if args.if_needed:
-            try:
-                index = Index.load(config.index_dir)
-                emb = SentenceTransformerEmbedder(config.embedder, config.cache_dir, config.device)
-                index.check_compatible(emb.identity(), config.chunk_words, config.chunk_overlap,
-                                       corpus_fingerprint(config.corpus_dir))
-                print(f"index at {config.index_dir} is up to date ({_counts(index)})")
-                return 0
-            except IndexUnusable as exc:
-                print(f"rebuilding: {str(exc).split('. Rebuild')[0]}")
-        keep = None
-        try:
-            keep = Index.load(config.index_dir)  # documents added by hand survive a rebuild
-        except IndexUnusable:
-            pass
-        t = time.perf_counter()
         emb = SentenceTransformerEmbedder(config.embedder, config.cache_dir, config.device)
-        index = build_index(config, emb, progress=True, keep_added=keep)
+        try:
+            old = Index.load(config.index_dir)  # documents added by hand survive a rebuild
+        except IndexUnusable as exc:
+            old, reason = None, str(exc)
+        if old is not None:
+            try:
+                old.check_compatible(emb.identity(), config.chunk_words, config.chunk_overlap,
+                                     corpus_fingerprint(config.corpus_dir))
+                reason = ""
+            except IndexUnusable as exc:
+                reason = str(exc)
+        if args.if_needed and not reason:
+            print(f"index at {config.index_dir} is up to date ({_counts(old)})")
+            return 0
+        if reason:
+            print(f"building: {reason.split('. Rebuild')[0]}")
+        t = time.perf_counter()
+        index = build_index(config, emb, progress=True, keep_added=old)
         print(f"built {config.index_dir} in {time.perf_counter() - t:.1f}s ({_counts(index)})")
         return 0
     bot = RAG.load(config, progress=True)
