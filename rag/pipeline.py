@@ -26,7 +26,8 @@ from .retrieve import Retrieval, query_terms, retrieve_chunks, select_passages
 from .rewrite import rewrite
 from .text import numbers, words
 from .types import Answer, Citation, Document, Passage, Timings
-from .verify import best_quote, conflict_note, find_conflict, measures, verify
+from .conflict import conflict_note, find_conflict, measures
+from .verify import best_quote, verify
 
 DECLINE = "The articles don't say."
 

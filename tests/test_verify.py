@@ -1,7 +1,8 @@
 import pytest
 
 from rag.types import Document, Passage
-from rag.verify import expected_kind, find_conflict, is_refusal, measures, split_answer, tidy, verify
+from rag.conflict import find_conflict, measures
+from rag.verify import expected_kind, is_refusal, split_answer, tidy, verify
 
 DOC = Document("witkoff", "Witkoff To Moscow", "RFE/RL", "2025-11-26", "", (
     "In previous negotiations, Russia called for Ukraine’s military to be under 100, 000 personnel. "
