@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make chat   set up (venv, CPU torch, package, models, index) and open the chat on 127.0.0.1:7860
 #   make test   the same set-up, then every test (fast tier, real-model tier, browser tier)
+#   make bench  the speed report (BENCH_ARGS="--quick" for a short run)
 # Re-runs are quick: each step is skipped when its inputs did not change.
 
 PYTHON ?= python3.11
@@ -33,7 +34,7 @@ eval-retrieval: index
 
 bench: index
 	$(PIP) install --quiet -e '.[dev,bench]'
-	$(BIN)/python -m eval.bench
+	$(BIN)/python -m eval.bench $(BENCH_ARGS)
 
 setup: $(INSTALLED)
 
