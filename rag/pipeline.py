@@ -118,9 +118,9 @@ class RAG:
         hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight, c.top_chunks)
         timings.retrieve = time.perf_counter() - t
         t = time.perf_counter()
-        passages, relevance, coverage = select_passages(index, terms, qvec, hits, c.passages, c.passage_words)
+        passages, relevance = select_passages(index, terms, qvec, hits, c.passages, c.passage_words)
         timings.select = time.perf_counter() - t
-        return Retrieval(hits, passages, relevance, coverage)
+        return Retrieval(hits, passages, relevance)
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None, *,
             generator: str | None = None, passages: int | None = None) -> Answer:

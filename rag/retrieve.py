@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -43,7 +42,6 @@ class Retrieval:
     hits: list[Hit]  # fused chunk ranking, best first
     passages: list[Passage]  # numbered from 1, best first
     relevance: float  # how well the best passage matches the question, 0..1 (for the abstain gate)
-    coverage: float  # IDF-weighted share of the question's terms found in the passages, 0..1
 
 
 def query_terms(index: Index, question: str) -> QueryTerms:
@@ -109,14 +107,14 @@ def _rrf(scores: np.ndarray) -> np.ndarray:
 
 
 def select_passages(index: Index, q: QueryTerms, qvec: np.ndarray | None, hits: list[Hit],
-                    count: int, max_words: int) -> tuple[list[Passage], float, float]:
+                    count: int, max_words: int) -> tuple[list[Passage], float]:
     """Score each sentence of the retrieved chunks; return the best as numbered passages.
 
     A sentence's score mixes its IDF-weighted coverage of the question terms, its own cosine
     with the question, and the score of the best chunk it sits in.
     """
     if not hits:
-        return [], 0.0, 0.0
+        return [], 0.0
     best_chunk = hits[0].score or 1.0
     total_idf = sum(max((q.idf.get(t, 0.0) for t in q.expansions[term]), default=_unknown_idf(index))
                     for term in q.terms) or 1.0
@@ -148,14 +146,9 @@ def select_passages(index: Index, q: QueryTerms, qvec: np.ndarray | None, hits: 
         chunk_id = next(h.chunk.id for h in hits if h.chunk.doc_id == doc_id and h.chunk.start <= a < h.chunk.end)
         passages.append(Passage(len(passages) + 1, index.documents[doc_id], chunk_id, start, end, score, a, b))
     if not passages:
-        return [], 0.0, 0.0
+        return [], 0.0
     top = ranked[0][1]
-    relevance = max(top[1], top[2])
-    shown = set()
-    for p in passages:
-        shown |= set(content_terms(p.text))
-    coverage = _coverage(q, shown) / total_idf
-    return passages, relevance, coverage
+    return passages, max(top[1], top[2])
 
 
 # Weights of a sentence's score, tuned on eval/questions.jsonl (evidence recall of 4 passages).
@@ -171,14 +164,9 @@ def _coverage(q: QueryTerms, present: set[str]) -> float:
                for term in q.terms)
 
 
-@lru_cache(maxsize=64)
-def _unknown_idf_cached(n: int) -> float:
-    return float(np.log(1 + (n + 0.5) / 0.5))
-
-
 def _unknown_idf(index: Index) -> float:
     """A question term the articles never use weighs as much as the rarest possible term."""
-    return _unknown_idf_cached(len(index.chunks))
+    return float(np.log(1 + (len(index.chunks) + 0.5) / 0.5))
 
 
 def _window(index: Index, doc_id: str, a: int, b: int, max_words: int) -> tuple[int, int]:

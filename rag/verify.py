@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .prompt import NOT_FOUND
 from .text import content_terms, normalize, numbers, words
@@ -94,7 +95,7 @@ def citations_in(text: str) -> list[int]:
 def facts(sentence: str) -> tuple[set[str], set[str], set[str]]:
     """(numbers, names, content terms) of one answer sentence, citations removed."""
     plain = CITE.sub("", sentence)
-    nums = numbers(plain) | {NUMBER_WORDS[w] for w in words(plain) if w in NUMBER_WORDS}
+    nums = passage_numbers(plain)
     names = {n for group in name_groups(plain) for n in group}
     terms = {t for t in content_terms(plain) if not t.isdigit()}
     return nums, names, terms
@@ -120,6 +121,12 @@ def name_groups(sentence: str) -> list[list[str]]:
         if names:
             groups.append(names)
     return groups
+
+
+@lru_cache(maxsize=256)
+def _article_words(text: str) -> frozenset[str]:
+    """An article's words, tokenised once rather than for every sentence and passage checked."""
+    return frozenset(words(text))
 
 
 def passage_numbers(text: str) -> set[str]:
@@ -162,7 +169,7 @@ def support(sentence: str, cited: Passage | list[Passage], asked: Asked) -> str:
             return f"the number {n} is not in {label}"
     # Names must come from the cited article or the question; a quote's speaker from the passage itself
     # (or the sentence before it), so a quotation is never pinned on the wrong person.
-    known = set(asked.words).union(*(words(p.doc.text) for p in ps))
+    known = set(asked.words).union(*(_article_words(p.doc.text) for p in ps))
     for group in name_groups(sentence):
         for name in group:
             if not _name_found(name, known):
