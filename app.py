@@ -165,13 +165,7 @@ def build_app(bot: RAG) -> gr.Blocks:
         for path in progress.tqdm(files, desc="Indexing"):
             path = Path(path)
             name = re.sub(r"^[0-9a-f]{8,}_", "", path.name)
-            if path.suffix.lower() not in SUPPORTED:
-                rows.append([name, "skipped", "", f"unsupported file type '{path.suffix}'"])
-                continue
-            if path.stat().st_size > bot.config.max_file_mb * 1024 * 1024:
-                rows.append([name, "skipped", "", f"larger than {bot.config.max_file_mb:g} MB"])
-                continue
-            for r in bot.add_documents([path]):
+            for r in bot.add_documents([path]):  # type and size are checked there, with the reason
                 rows.append([name, r.status, r.doc_id, r.reason])
         skipped = sum(1 for r in rows if r[1] == "skipped")
         if skipped:
