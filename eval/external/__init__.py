@@ -1,0 +1,1 @@
+"""External question sets (vendored with their licences); see make_sets.py."""
