@@ -10,16 +10,28 @@
     0.33
     >>> percentile([1.0, 2.0, 3.0, 4.0], 50)
     2.0
+
+SQuAD's own rule (the official script's normalisation: lower case, no punctuation, no a/an/the):
+
+    >>> squad_normalize("The Normans [2], in 911!")
+    'normans in 911'
+    >>> squad_contains("They came from Denmark, Iceland and Norway [1].", ["Denmark, Iceland and Norway"])
+    True
+    >>> squad_exact("The 10th century [1]", ["10th century", "10th"]), round(squad_f1("in the 10th century", ["10th"]), 2)
+    (1.0, 0.5)
 """
 
 from __future__ import annotations
 
 import math
 import re
+import string
 import unicodedata
 from collections import Counter
 
 _PUNCT = re.compile(r"[^\w\s]")
+_CITATION = re.compile(r"\[\d+(?:,\s*\d+)*\]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
 _THOUSANDS = re.compile(r"(?<=\d)[,.]?\s?(?=\d{3}\b)")
 
 
@@ -27,7 +39,7 @@ def normalize_answer(text: str) -> str:
     """Lower case, straight quotes, digit groups joined, punctuation dropped, spaces collapsed."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    text = re.sub(r"\[\d+(?:,\s*\d+)*\]", " ", text)  # citation markers are not part of the answer
+    text = _CITATION.sub(" ", text)  # citation markers are not part of the answer
     text = _THOUSANDS.sub("", text)
     text = text.replace("'", "")
     text = _PUNCT.sub(" ", text)
@@ -61,6 +73,49 @@ def token_f1(prediction: str, answers: list) -> float:
             p, r = common / len(pred), common / len(gold)
             best = max(best, 2 * p * r / (p + r))
     return best
+
+
+def squad_normalize(text: str) -> str:
+    """SQuAD's official answer normalisation, after dropping our citation markers."""
+    text = _CITATION.sub(" ", text).lower()
+    text = "".join(ch for ch in text if ch not in string.punctuation)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def squad_exact(prediction: str, answers: list[str]) -> float:
+    """1.0 when the normalised prediction equals a normalised gold answer; no answers -> 0.0."""
+    pred = squad_normalize(prediction)
+    return float(any(pred == squad_normalize(a) for a in answers))
+
+
+def squad_f1(prediction: str, answers: list[str]) -> float:
+    """Best token F1 against any gold answer, as SQuAD's script computes it; no answers -> 0.0."""
+    pred = squad_normalize(prediction).split()
+    best = 0.0
+    for answer in answers:
+        gold = squad_normalize(answer).split()
+        common = sum((Counter(pred) & Counter(gold)).values())
+        if common:
+            p, r = common / len(pred), common / len(gold)
+            best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def squad_contains(prediction: str, answers: list[str]) -> bool:
+    """A normalised gold answer occurs in the normalised prediction as whole words (our answers are
+    sentences, so this is the primary "answerable right"); no answers -> False. Punctuation becomes a
+    space here rather than vanishing, so that "Rollo's arrival" holds "Rollo" and "bases of the
+    Adriatic—fell" holds "Adriatic".
+
+    >>> squad_contains("Before Rollo's arrival [2]", ["Rollo"]), squad_contains("Rollover", ["Rollo"])
+    (True, False)
+    """
+    def norm(text: str) -> str:
+        text = _CITATION.sub(" ", text).lower()
+        return " " + squad_normalize(_PUNCT.sub(" ", text)) + " "  # any punctuation, dashes included
+
+    pred = norm(prediction)
+    return any(gold.strip() and gold in pred for gold in map(norm, answers))
 
 
 def rate(flags: list[bool]) -> float:
@@ -116,6 +171,14 @@ def citation_quality(rows: list[dict]) -> dict:
             "dangling": dangling, "correct_with_supporting_citation": rate(contains)}
 
 
+def citation_support(rows: list[dict]) -> float:
+    """Share of answered, answerable questions with a cited passage that holds a gold answer or the
+    item's evidence. Answers to unanswerable questions are not counted here: no passage can support
+    them, and "declined right" already counts them as wrong. No such rows -> 0.0."""
+    answered = [r for r in rows if r["answerable"] and not r["abstained"]]
+    return rate([any(supports(c["quote"], r["evidence"], r["answers"]) for c in r["citations"]) for r in answered])
+
+
 def retrieval_ranks(passages: list[str], evidence: list[str]) -> int | None:
     """1-based rank of the first passage holding the evidence, or None."""
     for i, p in enumerate(passages, 1):
@@ -150,7 +213,7 @@ def summarize(rows: list[dict]) -> dict:
     by_kind: dict[str, list[bool]] = {}
     for r in rows:
         by_kind.setdefault(r["kind"], []).append(r["correct"])
-    return {
+    summary = {
         "questions": len(rows),
         "answerable": len(answerable),
         "accuracy": rate([r["correct"] for r in answerable]),
@@ -166,7 +229,12 @@ def summarize(rows: list[dict]) -> dict:
         "tokens": {"prompt_mean": _mean([r.get("prompt_tokens", 0) for r in rows if "prompt_tokens" in r]),
                    "completion_mean": _mean([r.get("completion_tokens", 0) for r in rows if "completion_tokens" in r])},
         "by_kind": {k: rate(v) for k, v in sorted(by_kind.items())},
+        "citation_support": citation_support(rows),
     }
+    if any("em" in r for r in answerable):
+        summary["squad"] = {"em": _mean([r.get("em", 0.0) for r in answerable]),
+                            "f1": _mean([r.get("f1", 0.0) for r in answerable])}
+    return summary
 
 
 def _mean(values: list[float]) -> float:
