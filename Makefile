@@ -15,7 +15,7 @@ INSTALLED := $(VENV)/.installed
 MODELS    := $(VENV)/.models
 BROWSER   := $(VENV)/.browser
 
-.PHONY: chat test test-fast eval eval-compare bench index models setup browser clean
+.PHONY: chat test test-fast eval eval-retrieval eval-ablations bench index models setup browser clean
 
 chat: index
 	$(BIN)/python app.py
@@ -31,6 +31,9 @@ eval: index
 
 eval-retrieval: index
 	$(BIN)/python -m eval --retrieval-only --compare
+
+eval-ablations: index
+	$(BIN)/python -m eval --ablations
 
 bench: index
 	$(PIP) install --quiet -e '.[dev,bench]'

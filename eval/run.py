@@ -1,9 +1,17 @@
-"""Run the question set through the Python API and write JSON, Markdown and a chart.
+"""Run question sets through the Python API and write JSON, Markdown and a chart.
 
-    python -m eval                          # default configuration, full answers
+    python -m eval                          # default configuration on our own questions, full answers
+    python -m eval --set squad-dev          # any named set; an external set brings its own corpus
     python -m eval --retrieval-only         # retrieval metrics only, in seconds
-    python -m eval --compare                # dense / lexical / hybrid, fast / quality side by side
+    python -m eval --compare                # every set, dev and test, in one table
+    python -m eval --compare --sets questions,squad-dev --limit 20
+    python -m eval --ablations              # dense / lexical / hybrid, fast / quality side by side
     python -m eval --config lexical=retrieval=lexical --config big=passages=6
+
+Sets: questions, heldout (our own, over the bundled articles) and <name>-dev / <name>-test for every
+folder in eval/external/. Each set is scored by its own rule: "alias" (ours: an accepted alias occurs
+in the answer) or "squad" (a normalised gold answer occurs in the answer; SQuAD EM/F1 beside it). A
+decline is right exactly when the question is unanswerable.
 
 Results go to eval/results/<name>.json (per-question rows, config, model identities) and .md.
 """
@@ -12,21 +20,51 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from eval import metrics
+from eval.external import external_sets
 from rag.config import Config
 from rag.errors import RagError
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-SETS = {"questions": HERE / "questions.jsonl", "heldout": HERE / "heldout.jsonl"}
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    name: str
+    path: Path  # the .jsonl of questions
+    corpus_dir: Path | None = None  # the documents to index; None: the configuration's own corpus
+    scoring: str = "alias"  # alias | squad (see the module docstring)
+
+
+def question_sets() -> dict[str, QuestionSet]:
+    """Every named set, in report order: ours first, then each external set's dev and test."""
+    sets = {"questions": QuestionSet("questions", HERE / "questions.jsonl"),
+            "heldout": QuestionSet("heldout", HERE / "heldout.jsonl")}
+    for name, info in external_sets().items():
+        sets[name] = QuestionSet(name, info["path"], info["corpus_dir"], info["scoring"])
+    return sets
+
+
+def resolve_set(name: str) -> QuestionSet:
+    """A set by name, or a .jsonl path (scored as ours, over the configuration's corpus)."""
+    sets = question_sets()
+    if name in sets:
+        return sets[name]
+    path = Path(name)
+    if path.suffix == ".jsonl" and path.is_file():
+        return QuestionSet(path.stem, path)
+    raise SystemExit(f"unknown question set {name!r}: use one of {', '.join(sets)} or a .jsonl path")
 
 # Named configurations for --compare: overrides of the default Config.
 PRESETS: dict[str, dict] = {
@@ -77,7 +115,8 @@ class Runner:
         c = config
         emb = self.embedders.get(c.embedder) or SentenceTransformerEmbedder(c.embedder, c.cache_dir, c.device)
         self.embedders[c.embedder] = emb
-        key = f"{c.embedder}-{c.chunk_words}-{c.chunk_overlap}-{c.index_type}"
+        corpus = hashlib.sha256(str(Path(c.corpus_dir).resolve()).encode()).hexdigest()[:8]  # one index per corpus
+        key = f"{corpus}-{c.embedder}-{c.chunk_words}-{c.chunk_overlap}-{c.index_type}"
         config = c.replace(index_dir=self.index_root / key)
         bot = RAG.load(config, embedder=emb)
         key = (c.generator, c.refusal_threshold)
@@ -88,8 +127,26 @@ class Runner:
         return bot
 
 
+def score(item: dict, text: str, abstained: bool, scoring: str = "alias") -> dict:
+    """The row fields that judge one answer by its set's rule.
+
+    >>> score({"answerable": True, "answers": ["Rollo"]}, "Their leader was Rollo [1].", False, "squad")
+    {'correct': True, 'em': 0.0, 'f1': 0.4}
+    >>> score({"answerable": False, "answers": []}, "The articles don't say.", True)
+    {'correct': True}
+    """
+    if not item["answerable"]:
+        return {"correct": abstained}
+    pred = "" if abstained else text
+    if scoring == "squad":
+        return {"correct": not abstained and metrics.squad_contains(pred, item["answers"]),
+                "em": metrics.squad_exact(pred, item["answers"]), "f1": metrics.squad_f1(pred, item["answers"])}
+    return {"correct": not abstained and metrics.alias_match(pred, item["answers"]),
+            "f1": metrics.token_f1(pred, item["answers"])}
+
+
 def run_config(runner: Runner, name: str, config: Config, items: list[dict], retrieval_only: bool,
-               progress: bool = True) -> dict:
+               progress: bool = True, scoring: str = "alias") -> dict:
     from tqdm.auto import tqdm
 
     bot = runner.bot(config)
@@ -117,11 +174,7 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
                 prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
                 refusal_prob=answer.refusal_prob,
             )
-            if item["answerable"]:
-                row["correct"] = not answer.abstained and metrics.alias_match(answer.text, item["answers"])
-                row["f1"] = 0.0 if answer.abstained else metrics.token_f1(answer.text, item["answers"])
-            else:
-                row["correct"] = answer.abstained
+            row.update(score(item, answer.text, answer.abstained, scoring))
         row["evidence_rank"] = metrics.retrieval_ranks(row["passages"], row["evidence"]) if item["answerable"] else None
         rows.append(row)
     summary = metrics.summarize(rows)
@@ -132,13 +185,35 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
     if not retrieval_only:
         models["generator"] = bot.generator.identity()
     return {"name": name, "config": config.public_dict(), "models": models, "summary": summary, "rows": rows,
-            "retrieval_only": retrieval_only}
+            "retrieval_only": retrieval_only, "scoring": scoring}
 
 
-def write_report(results: list[dict], out_name: str, question_set: str) -> tuple[Path, Path]:
+def run_sets(runner: Runner, sets: list[QuestionSet], config: Config, retrieval_only: bool, limit: int = 0,
+             progress: bool = True) -> list[dict]:
+    """One run of `config` per set, each over its own corpus (a separate index per corpus)."""
+    results = []
+    for qs in sets:
+        c = config.replace(corpus_dir=qs.corpus_dir) if qs.corpus_dir else config
+        results.append(run_config(runner, qs.name, c, load_items(qs.path, limit), retrieval_only, progress, qs.scoring))
+        print(headline(results[-1]))
+    return results
+
+
+def headline(result: dict) -> str:
+    s = result["summary"]
+    if result["retrieval_only"]:
+        return f"{result['name']}: evidence recall@4 {s['retrieval']['recall@4']:.1%}, MRR {s['retrieval']['mrr']:.3f}"
+    line = (f"{result['name']}: answerable right {s['accuracy']:.1%}, declined right {s['declined_correctly']:.1%}, "
+            f"citation support {s['citation_support']:.1%}, p50 {s['latency']['p50']:.2f}s, p95 {s['latency']['p95']:.2f}s")
+    if "squad" in s:
+        line += f", SQuAD EM {s['squad']['em']:.1%} F1 {s['squad']['f1']:.1%}"
+    return line
+
+
+def write_report(results: list[dict], out_name: str, question_set: str, by_set: bool = False) -> tuple[Path, Path]:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    payload = {"date": stamp, "machine": machine(), "question_set": question_set, "runs": results}
+    payload = {"date": stamp, "machine": machine(), "question_set": question_set, "by_set": by_set, "runs": results}
     json_path = RESULTS / f"{out_name}.json"
     json_path.write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=str))
     md_path = RESULTS / f"{out_name}.md"
@@ -146,35 +221,55 @@ def write_report(results: list[dict], out_name: str, question_set: str) -> tuple
     return json_path, md_path
 
 
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def table(runs: list[dict], by_set: bool) -> list[str]:
+    """The headline table: one row per set (by_set) or per configuration."""
+    if all(r["retrieval_only"] for r in runs):
+        head = ["set" if by_set else "config", "questions", "answerable", "recall@1", "recall@2", "recall@4", "MRR",
+                "retrieve p50 ms", "p95 ms"]
+        rows = [[r["name"], str(s["questions"]), str(s["answerable"]), _pct(s["retrieval"]["recall@1"]),
+                 _pct(s["retrieval"]["recall@2"]), _pct(s["retrieval"]["recall@4"]), f"{s['retrieval']['mrr']:.3f}",
+                 f"{s['latency']['retrieve_p50'] * 1000:.0f}", f"{s['latency']['retrieve_p95'] * 1000:.0f}"]
+                for r in runs for s in [r["summary"]]]
+    elif by_set:
+        head = ["set", "questions", "answerable right", "declined right", "citation support", "SQuAD EM", "SQuAD F1",
+                "evidence recall@4", "p50 s", "p95 s"]
+        rows = [[r["name"], f"{s['questions']} ({s['questions'] - s['answerable']} unanswerable)",
+                 _pct(s["accuracy"]), _pct(s["declined_correctly"]), _pct(s["citation_support"]),
+                 _pct(s["squad"]["em"]) if "squad" in s else "–", _pct(s["squad"]["f1"]) if "squad" in s else "–",
+                 _pct(s["retrieval"]["recall@4"]), f"{s['latency']['p50']:.2f}", f"{s['latency']['p95']:.2f}"]
+                for r in runs for s in [r["summary"]]]
+    else:
+        head = ["config", "generator", "retrieval", "answerable right", "declined right", "citation support",
+                "citation recall", "citation precision", "evidence recall@4", "p50 s", "p95 s", "first token p50 s"]
+        rows = [[r["name"], c["generator"], f"{c['retrieval']}/{c['fusion']}", _pct(s["accuracy"]),
+                 _pct(s["declined_correctly"]), _pct(s["citation_support"]), _pct(s["citations"]["recall"]),
+                 _pct(s["citations"]["precision"]), _pct(s["retrieval"]["recall@4"]), f"{s['latency']['p50']:.2f}",
+                 f"{s['latency']['p95']:.2f}", f"{s['latency']['first_token_p50']:.2f}"]
+                for r in runs for s, c in [(r["summary"], r["config"])]]
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 def markdown(payload: dict) -> str:
     m = payload["machine"]
+    runs = payload["runs"]
     lines = [f"# Evaluation: {payload['question_set']} ({payload['date']})", "",
              f"Machine: {m['physical_cores']} physical cores ({m['cpus']} logical), {m['ram_gb']} GiB RAM, "
              f"GPU: {m['gpu']}; Python {m['python']}.", ""]
-    runs = payload["runs"]
+    lines += table(runs, payload.get("by_set", False))
     if all(r["retrieval_only"] for r in runs):
-        lines += ["| config | recall@1 | recall@2 | recall@4 | MRR | retrieve p50 ms | p95 ms |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in runs:
-            s = r["summary"]
-            lines.append(f"| {r['name']} | {s['retrieval']['recall@1']:.1%} | {s['retrieval']['recall@2']:.1%} | "
-                         f"{s['retrieval']['recall@4']:.1%} | {s['retrieval']['mrr']:.3f} | "
-                         f"{s['latency']['retrieve_p50'] * 1000:.0f} | {s['latency']['retrieve_p95'] * 1000:.0f} |")
         return "\n".join(lines) + "\n"
-    lines += ["| config | generator | retrieval | answerable right | declined right | citation recall | "
-              "citation precision | evidence recall@4 | p50 s | p95 s | first token p50 s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in runs:
-        s, c = r["summary"], r["config"]
-        lines.append(
-            f"| {r['name']} | {c['generator']} | {c['retrieval']}/{c['fusion']} | {s['accuracy']:.1%} | "
-            f"{s['declined_correctly']:.1%} | {s['citations']['recall']:.1%} | {s['citations']['precision']:.1%} | "
-            f"{s['retrieval']['recall@4']:.1%} | {s['latency']['p50']:.2f} | {s['latency']['p95']:.2f} | "
-            f"{s['latency']['first_token_p50']:.2f} |")
+    lines += ["", "Answerable right: ours, an accepted alias occurs in the answer; SQuAD sets, a normalised gold "
+              "answer occurs in it (EM/F1: SQuAD's own, on the answer with citation markers removed). Declined "
+              "right: unanswerable questions declined. Citation support: answered, answerable questions citing a "
+              "passage that holds a gold answer or the evidence."]
     for r in runs:
         s = r["summary"]
         lines += ["", f"## {r['name']}", "",
-                  f"- questions: {s['questions']} ({s['answerable']} answerable)",
+                  f"- questions: {s['questions']} ({s['answerable']} answerable), scored by the {r['scoring']} rule",
                   f"- token F1 (answerable): {s['token_f1']:.3f}",
                   f"- abstention precision {s['abstention']['precision']:.1%}, recall {s['abstention']['recall']:.1%}, "
                   f"answerable questions declined: {s['abstention']['declined_answerable']}",
@@ -229,49 +324,60 @@ def parse_override(text: str) -> tuple[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sets = question_sets()
     ap = argparse.ArgumentParser(prog="python -m eval", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", default="questions", help="question set: questions | heldout | a .jsonl path")
-    ap.add_argument("--compare", action="store_true", help=f"run {', '.join(COMPARE)} side by side")
+    ap.add_argument("--set", default="questions", help=f"question set: {' | '.join(sets)} | a .jsonl path")
+    ap.add_argument("--compare", action="store_true", help="every set (or --sets), dev and test, in one table")
+    ap.add_argument("--sets", default="", metavar="A,B,C", help="restrict --compare to these sets")
+    ap.add_argument("--ablations", action="store_true", help=f"run {', '.join(COMPARE)} side by side on --set")
     ap.add_argument("--config", action="append", default=[], metavar="NAME=KEY=VALUE,...",
                     help="a named configuration (a preset name alone, or overrides); repeatable")
     ap.add_argument("--retrieval-only", action="store_true", help="skip generation: retrieval metrics only")
-    ap.add_argument("--limit", type=int, default=0, help="first N questions only")
+    ap.add_argument("--limit", type=int, default=0, help="first N questions of each set only")
     ap.add_argument("--out", default="", help="report name under eval/results/")
     ap.add_argument("--base", default="", help="TOML config file the configurations start from")
     args = ap.parse_args(argv)
+    if args.sets and not args.compare:
+        ap.error("--sets goes with --compare; for one set use --set NAME")
+    if args.compare and (args.ablations or args.config):
+        ap.error("--compare runs the default configuration on every set; use --ablations or --config on one --set")
 
-    path = SETS.get(args.set, Path(args.set))
-    items = load_items(path, args.limit)
     base = Config.from_toml(args.base) if args.base else Config()
-    if args.compare:
-        named = [(n, PRESETS[n]) for n in COMPARE]
-        if args.retrieval_only:
-            named = [(n, o) for n, o in named if "generator" not in o]
-    elif args.config:
-        named = [(n, PRESETS[n]) if n in PRESETS and not o else (n, o) for n, o in map(parse_override, args.config)]
-    else:
-        named = [("default", {})]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     runner = Runner(Path(tempfile.mkdtemp(prefix="rag-eval-index-")))
-    results = []
+    suffix = "-retrieval" if args.retrieval_only else ""
     try:
-        for name, overrides in named:
-            results.append(run_config(runner, name, base.replace(**overrides), items, args.retrieval_only))
-            s = results[-1]["summary"]
-            if args.retrieval_only:
-                print(f"{name}: evidence recall@4 {s['retrieval']['recall@4']:.1%}, MRR {s['retrieval']['mrr']:.3f}")
+        if args.compare:
+            names = [n.strip() for n in args.sets.split(",") if n.strip()] or list(sets)
+            chosen = [resolve_set(n) for n in names]
+            results = run_sets(runner, chosen, base, args.retrieval_only, args.limit)
+            out, label, by_set = args.out or "compare" + suffix, ", ".join(names), True
+        else:
+            qs = resolve_set(args.set)
+            if args.ablations:
+                named = [(n, PRESETS[n]) for n in COMPARE]
+                if args.retrieval_only:
+                    named = [(n, o) for n, o in named if "generator" not in o]
+            elif args.config:
+                named = [(n, PRESETS[n]) if n in PRESETS and not o else (n, o)
+                         for n, o in map(parse_override, args.config)]
             else:
-                print(f"{name}: answerable right {s['accuracy']:.1%}, declined right {s['declined_correctly']:.1%}, "
-                      f"citation recall {s['citations']['recall']:.1%}, p50 {s['latency']['p50']:.2f}s, "
-                      f"p95 {s['latency']['p95']:.2f}s")
+                named = [("default", {})]
+            items = load_items(qs.path, args.limit)
+            results = []
+            for name, overrides in named:
+                config = base.replace(**overrides)
+                config = config.replace(corpus_dir=qs.corpus_dir) if qs.corpus_dir else config
+                results.append(run_config(runner, name, config, items, args.retrieval_only, scoring=qs.scoring))
+                print(headline(results[-1]))
+            out = args.out or ("ablations" if args.ablations else "-".join(n for n, _ in named)) + suffix
+            if qs.name != "questions" and not args.out:
+                out += f"-{qs.name}"
+            label, by_set = qs.name, False
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    suffix = "-retrieval" if args.retrieval_only else ""
-    out = args.out or ("compare" if args.compare else "-".join(n for n, _ in named)) + suffix
-    if args.set != "questions":
-        out += f"-{Path(args.set).stem}"
-    json_path, md_path = write_report(results, out, path.name)
+    json_path, md_path = write_report(results, out, label, by_set)
     print(f"wrote {json_path} and {md_path}")
     if len(results) > 1 and not args.retrieval_only:
         print(f"wrote {chart(results, RESULTS / f'{out}.png')}")

@@ -107,3 +107,92 @@ def test_retrieval_only_eval_keeps_its_floor(real_embedder, tmp_path):
     s = result["summary"]["retrieval"]
     assert s["recall@4"] >= 0.85, s
     assert s["mrr"] >= 0.70, s
+
+
+# --- SQuAD's rule and the per-set comparison ------------------------------------------------
+
+@pytest.mark.parametrize("prediction,answers,em,f1,contains", [
+    ("Denmark, Iceland and Norway", ["Denmark, Iceland and Norway"], 1.0, 1.0, True),
+    ("the 10th century [1].", ["10th century", "in the 10th century"], 1.0, 1.0, True),  # article, marker, stop
+    ("They were led by Rollo [1].", ["Rollo"], 0.0, 2 * (1 / 5) / (1 + 1 / 5), True),  # 1 of 5 tokens
+    ("Rollo's men", ["Rollo"], 0.0, 0.0, True),  # F1: SQuAD makes it "rollos"; containment splits at the "'"
+    ("Rollover", ["Rollo"], 0.0, 0.0, False),  # whole words only
+    ("Norway", ["Denmark, Iceland and Norway"], 0.0, 0.4, False),  # p 1, r 1/4 -> F1 0.4
+    ("anything", [], 0.0, 0.0, False),  # no gold answers: nothing can match
+])
+def test_squad_metrics_on_known_answers(prediction, answers, em, f1, contains):
+    assert metrics.squad_exact(prediction, answers) == em
+    assert metrics.squad_f1(prediction, answers) == pytest.approx(f1)
+    assert metrics.squad_contains(prediction, answers) is contains
+
+
+def test_a_decline_is_right_exactly_when_the_question_is_unanswerable():
+    from eval.run import score
+
+    answerable = {"answerable": True, "answers": ["Rollo"]}
+    unanswerable = {"answerable": False, "answers": []}
+    for rule in ("alias", "squad"):
+        assert score(answerable, "Rollo [1].", False, rule)["correct"]
+        assert not score(answerable, "Rollo", True, rule)["correct"]  # declined: wrong, whatever the text
+        assert score(unanswerable, "The articles don't say.", True, rule) == {"correct": True}
+        assert score(unanswerable, "Rollo [1].", False, rule) == {"correct": False}
+    assert score(answerable, "Rollo", True, "squad") == {"correct": False, "em": 0.0, "f1": 0.0}
+
+
+def test_citation_support_counts_answered_answerable_questions():
+    rows = [
+        {"answerable": True, "abstained": False, "answers": ["Rollo"], "evidence": ["under their leader Rollo"],
+         "citations": [{"quote": "Nothing here."}, {"quote": "Raiders under their leader Rollo agreed."}]},
+        {"answerable": True, "abstained": False, "answers": ["Rollo"], "evidence": [], "citations": []},
+        {"answerable": True, "abstained": True, "answers": ["x"], "evidence": [], "citations": []},  # not counted
+        {"answerable": False, "abstained": False, "answers": [], "evidence": [], "citations": [{"quote": "x"}]},
+    ]
+    assert metrics.citation_support(rows) == 0.5
+    assert metrics.citation_support([]) == 0.0
+
+
+@pytest.fixture
+def fake_runner(tmp_path):
+    from eval.run import Runner
+    from rag.config import Config
+
+    from .conftest import HashEmbedder, ScriptedGenerator, extractive
+
+    config = Config(cache_dir=tmp_path / "cache")
+    runner = Runner(tmp_path / "indexes")
+    runner.embedders[config.embedder] = HashEmbedder()
+    runner.generators[(config.generator, config.refusal_threshold)] = ScriptedGenerator(extractive)
+    return runner, config
+
+
+@pytest.mark.parametrize("retrieval_only", [True, False], ids=["retrieval", "answers"])
+def test_compare_writes_one_table_with_every_set(fake_runner, tmp_path, monkeypatch, retrieval_only):
+    """Each set is answered over its own corpus; the report has a row per set and per-question rows."""
+    import eval.run as run
+
+    runner, config = fake_runner
+    sets = list(run.question_sets().values())
+    assert [s.name for s in sets][:2] == ["questions", "heldout"]
+    assert {"squad-dev", "squad-test", "rhine-dev", "rhine-test"} <= {s.name for s in sets}
+    results = run.run_sets(runner, sets, config, retrieval_only, limit=3, progress=False)
+    assert len({r["config"]["corpus_dir"] for r in results}) == 3  # bundled, Normans, Rhine
+    assert len(list((tmp_path / "indexes").iterdir())) == 3  # a separate index per corpus
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    json_path, md_path = run.write_report(results, "compare", "all", by_set=True)
+    table = md_path.read_text().split("\n\n")[2]
+    for s in sets:
+        assert f"| {s.name} |" in table, s.name
+    payload = json.loads(json_path.read_text())
+    assert all(len(r["rows"]) == 3 for r in payload["runs"])
+    if not retrieval_only:
+        assert "SQuAD EM" in table and "citation support" in table
+        squad = next(r for r in payload["runs"] if r["name"] == "squad-dev")
+        assert squad["scoring"] == "squad" and "squad" in squad["summary"]
+        assert all("em" in row for row in squad["rows"] if row["answerable"])
+
+
+def test_cli_rejects_an_unknown_set():
+    from eval.run import main
+
+    with pytest.raises(SystemExit, match="unknown question set 'nope'"):
+        main(["--set", "nope", "--retrieval-only"])
