@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -88,6 +89,13 @@ class Config:
     max_question_chars: int = 1000  # longer questions are refused with a clear error
     max_file_mb: float = 20.0  # larger uploads are skipped with a reason
 
+    def __post_init__(self) -> None:
+        """Coerce and check every field, however the Config was made: `Config(corpus_dir="x")` gets a
+        Path, exactly as from a TOML file; a bad value raises ConfigError naming the field and the fix."""
+        for f in fields(self):
+            object.__setattr__(self, f.name, _coerce(f, getattr(self, f.name)))
+        self.validate()
+
     def replace(self, **changes) -> "Config":
         return Config.from_dict({**self.to_dict(), **changes})
 
@@ -100,17 +108,15 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Config":
-        known = {f.name: f for f in fields(cls)}
-        values = {}
-        for key, value in data.items():
+        if not isinstance(data, dict):
+            raise ConfigError(f"a configuration is a table of key = value pairs, not {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        for key in data:
             if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
+                close = difflib.get_close_matches(str(key), known, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ConfigError(f"unknown config key '{key}'{hint}")
-            values[key] = _coerce(known[key], value)
-        config = cls(**values)
-        config.validate()
-        return config
+                raise ConfigError(f"unknown config key {str(key)!r}{hint}")
+        return cls(**data)  # __post_init__ coerces and validates
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides) -> "Config":
@@ -119,6 +125,10 @@ class Config:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"config file {path} does not exist") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
         data.update(overrides)
@@ -133,36 +143,104 @@ class Config:
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+                _bad(name, getattr(self, name), f"must be one of {', '.join(allowed)}",
+                     f"{name} = \"{allowed[0]}\"")
         positive = ("chunk_words", "top_chunks", "passages", "passage_words", "max_answer_tokens",
                     "max_question_chars", "n_ctx", "ivf_from")
         for name in positive:
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+                _bad(name, getattr(self, name), "must be at least 1", _default_fix(name))
+        for name, low in (("chunk_overlap", 0), ("n_threads", 0), ("n_gpu_layers", -1)):
+            if getattr(self, name) < low:
+                _bad(name, getattr(self, name), f"must be {low} or more", _default_fix(name))
         if not (self.refusal_threshold == -1 or 0 <= self.refusal_threshold <= 1):
-            raise ConfigError(f"refusal_threshold must be -1 (calibrated) or between 0 and 1, not {self.refusal_threshold}")
+            _bad("refusal_threshold", self.refusal_threshold, "must be -1 (calibrated) or between 0 and 1",
+                 "refusal_threshold = -1")
         if not 0 <= self.lexical_weight <= 1:
-            raise ConfigError(f"lexical_weight must be between 0 and 1, not {self.lexical_weight}")
-        if self.chunk_overlap < 0:
-            raise ConfigError("chunk_overlap must be 0 or more")
+            _bad("lexical_weight", self.lexical_weight, "must be between 0 and 1", _default_fix("lexical_weight"))
+        if not (math.isfinite(self.max_file_mb) and self.max_file_mb > 0):
+            _bad("max_file_mb", self.max_file_mb, "must be a number of megabytes above 0", _default_fix("max_file_mb"))
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            _bad("temperature", self.temperature, "must be 0 or more", _default_fix("temperature"))
+        if not math.isfinite(self.min_relevance):
+            _bad("min_relevance", self.min_relevance, "must be a finite number", _default_fix("min_relevance"))
+        for name in ("embedder", "generator"):
+            if not getattr(self, name).strip():
+                _bad(name, getattr(self, name), "must name a model", _default_fix(name))
+
+
+def _default(name: str):
+    f = next(f for f in fields(Config) if f.name == name)
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
+def _default_fix(name: str) -> str:
+    value = _default(name)
+    shown = f'"{value}"' if isinstance(value, (str, Path)) else str(value).lower() if isinstance(value, bool) else value
+    return f"{name} = {shown}  (the default)"
+
+
+def _bad(name: str, value, need: str, fix: str):
+    raise ConfigError(f"{name} {need}, not {value!r}. Fix: {fix}")
+
+
+_KINDS = {"Path": "a folder path", "bool": "bool (true or false)", "int": "int (a whole number)",
+          "float": "float (a number)", "str": "str (text)"}
 
 
 def _coerce(field: dataclasses.Field, value):
-    """Turn TOML/CLI values into the field's type: paths from strings, numbers from strings."""
-    default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-    try:
-        if isinstance(default, Path):
-            return Path(value).expanduser()
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "1", "yes")
+    """Turn TOML/CLI/Python values into the field's type: paths from strings, numbers from strings.
+
+    Refuses what would silently change meaning: a bool where a number belongs, 3.7 for a whole
+    number, an empty path, text with a NUL byte.
+    """
+    kind = field.type
+    name = field.name
+
+    def wrong():
+        _bad(name, value, f"expects {_KINDS[kind]}", _default_fix(name))
+
+    if kind == "Path":
+        if not isinstance(value, (str, os.PathLike)):
+            wrong()
+        text = os.fspath(value)
+        if not isinstance(text, str) or not text.strip() or "\x00" in text:
+            wrong()
+        try:
+            return Path(text).expanduser()
+        except RuntimeError:  # "~" with no home directory
+            return Path(text)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
             return bool(value)
-        if isinstance(default, int):
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.strip().lower() in ("true", "1", "yes")
+        wrong()
+    if kind in ("int", "float"):
+        if isinstance(value, bool):
+            wrong()
+        if isinstance(value, str):
+            try:
+                value_n = int(value.strip()) if kind == "int" else float(value.strip())
+            except ValueError:
+                wrong()
+            value = value_n
+        if kind == "int":
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if not isinstance(value, int):
+                wrong()
             return int(value)
-        if isinstance(default, float):
+        if not isinstance(value, (int, float)):
+            wrong()
+        try:
             return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{field.name} expects {type(default).__name__}, got {value!r}") from None
+        except OverflowError:  # an int too large for a float
+            wrong()
+    if kind == "str":
+        if not isinstance(value, str) or "\x00" in value:
+            wrong()
+        return value
+    raise TypeError(f"Config field {name} has an unsupported type {kind!r}")  # a programming error

@@ -15,9 +15,10 @@ class Document:
     text: str  # the article body, unchanged; every offset points into it
     source: str = ""  # where it was read from
     sha256: str = ""  # of `text`: the identity used for deduplication
+    warnings: tuple[str, ...] = ()  # what ingest dropped or changed (a non-http URL, say), for the add result
 
     def meta(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if k != "text"}
+        return {k: v for k, v in asdict(self).items() if k not in ("text", "warnings")}
 
 
 @dataclass(frozen=True)
