@@ -50,23 +50,20 @@ def cmd_index(args) -> int:
     if args.action == "build":
         emb = SentenceTransformerEmbedder(config.embedder, config.cache_dir, config.device)
         try:
-            old = Index.load(config.index_dir)  # documents added by hand survive a rebuild
+            old = Index.load(config.index_dir)
+            old.check_compatible(emb.identity(), config.chunk_words, config.chunk_overlap,
+                                 corpus_fingerprint(config.corpus_dir))
+            reason = ""
         except IndexUnusable as exc:
-            old, reason = None, str(exc)
-        if old is not None:
-            try:
-                old.check_compatible(emb.identity(), config.chunk_words, config.chunk_overlap,
-                                     corpus_fingerprint(config.corpus_dir))
-                reason = ""
-            except IndexUnusable as exc:
-                reason = str(exc)
+            reason = str(exc)
         if args.if_needed and not reason:
             print(f"index at {config.index_dir} is up to date ({_counts(old)})")
             return 0
         if reason:
             print(f"building: {reason.split('. Rebuild')[0]}")
         t = time.perf_counter()
-        index = build_index(config, emb, progress=True, keep_added=old)
+        # under the index's writer lock, from its latest commit: articles added by hand are kept
+        index = build_index(config, emb, progress=True, keep_added=True)
         print(f"built {config.index_dir} in {time.perf_counter() - t:.1f}s ({_counts(index)})")
         return 0
     bot = RAG.load(config, progress=True)

@@ -1,39 +1,42 @@
 """The index: a self-describing folder with a manifest, chunks, vectors, a FAISS file and BM25.
 
     index/
-      manifest.json         format version, embedder identity, chunking, corpus hash, counts
-      documents.jsonl       one article per line: metadata and full text (offsets point into it)
-      chunks.jsonl          one chunk per line: id, doc_id, start, end, sentence spans
-      chunk_vectors.npy     float32 (chunks x dim), unit rows, aligned with chunks.jsonl
-      sentence_vectors.npy  float32 (sentences x dim), aligned with the sentence list in manifest order
-      dense.faiss           FAISS inner-product index over chunk_vectors (flat, HNSW or IVF)
-      lexical/              bm25s index over chunk words (numbers joined, stemmed, no stop words)
+      manifest.json         the commit point: format version, embedder identity, chunking, corpus
+                            hash, counts, and `data`: the version folder holding the files below
       README.md             this description
+      LOCK                  held (flock) by the one process writing; its pid is inside
+      v-000002/             the committed version (v-000001/, the previous one, is kept too)
+        manifest.json       the same manifest, without `data`
+        documents.jsonl     one article per line: metadata and full text (offsets point into it)
+        chunks.jsonl        one chunk per line: id, doc_id, start, end, sentence spans
+        chunk_vectors.npy   float32 (chunks x dim), unit rows, aligned with chunks.jsonl
+        sentence_vectors.npy  float32 (sentences x dim), aligned with the sentence list
+        dense.faiss         FAISS inner-product index over chunk_vectors (flat, HNSW or IVF)
+        lexical/            bm25s index over chunk words (numbers joined, stemmed, no stop words)
 
-Writes are atomic: a new folder is built beside the old one and swapped in by rename.
+Commits are atomic and durable (rag/store.py): a new version folder is written and fsynced, then
+`manifest.json` is replaced by rename, so a reader or a crash always finds one whole version.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, store
 from .chunk import chunk_document
 from .errors import IndexCorrupt, IndexMissing, IndexStale
 from .ingest import read_document, scan
 from .text import content_terms, numbers, sha256
 from .types import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: files in a version folder named by the manifest's `data`; 1: beside it
+READABLE_FORMATS = (1, 2)
 SPLITTER = "sentence_spans/1"  # bump when rag.text.sentence_spans changes its output
 REBUILD = "rag index build"
 
@@ -67,6 +70,8 @@ class Index:
         self.sentence_vectors = sentence_vectors
         self._dense = dense
         self._lexical = lexical
+        self.version: str | None = None  # the committed version folder it was loaded from or saved as
+        self.stamp: tuple | None = None  # store.stamp() of that commit; None: not tied to a folder
 
     # --- derived views --------------------------------------------------------------------
     @cached_property
@@ -152,28 +157,22 @@ class Index:
 
     # --- saving and loading ---------------------------------------------------------------
     def save(self, folder: Path) -> None:
-        """Write to a temporary sibling folder, then swap it in; a crash leaves the old index."""
+        """Commit this index as the folder's new version (atomic and durable; see rag/store.py).
+
+        Waits for any other writer; a caller that read the index to change it should hold
+        `store.writing(folder)` from that read to this save, so that no other change is lost."""
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.building-", dir=folder.parent))
-        try:
-            self._write(tmp)
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            if folder.exists():
-                os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        with store.writing(folder):
+            store.write_atomic(folder / "README.md", README)
+            self.version, self.stamp = store.commit(folder, self.manifest, self._write)
 
     def _write(self, folder: Path) -> None:
         import faiss
 
-        (folder / "README.md").write_text(README)
         with open(folder / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in self.documents.values():
                 f.write(json.dumps(asdict(d), ensure_ascii=False) + "\n")
+        store.step("writing")
         with open(folder / "chunks.jsonl", "w", encoding="utf-8") as f:
             for c in self.chunks:
                 row = {"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
@@ -183,30 +182,54 @@ class Index:
         np.save(folder / "sentence_vectors.npy", self.sentence_vectors)
         faiss.write_index(self.dense, str(folder / "dense.faiss"))
         self.lexical.save(str(folder / "lexical"), show_progress=False)
+        # last: a version folder with its manifest is complete
         (folder / "manifest.json").write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False))
 
     @classmethod
     def load(cls, folder: Path) -> "Index":
+        """Open the committed version of an index folder (or a folder in the old, unversioned layout).
+
+        First tidies up after an interrupted write when no writer is at work."""
         folder = Path(folder)
+        store.recover(folder)
+        for attempt in range(3):
+            stamp = store.stamp(folder)
+            manifest = cls._manifest(folder)
+            data = manifest.pop("data", None)
+            manifest.pop("previous", None)
+            try:
+                index = cls._read(folder / data if data else folder, manifest)
+            except IndexCorrupt:
+                if attempt < 2 and store.stamp(folder) != stamp:
+                    continue  # a writer committed (and tidied away what we were reading): read the new one
+                raise
+            index.version, index.stamp = data, stamp
+            return index
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _manifest(folder: Path) -> dict:
         manifest_file = folder / "manifest.json"
         if not manifest_file.exists():
             raise IndexMissing(f"no index at {folder}. Build it with: {REBUILD}")
         try:
-            manifest = json.loads(manifest_file.read_text())
+            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
         except ValueError:
             raise IndexCorrupt(f"{manifest_file} is not valid JSON. Rebuild with: {REBUILD}") from None
-        if manifest.get("format") != "rag-news-index" or manifest.get("format_version") != FORMAT_VERSION:
+        except OSError as exc:
+            raise IndexCorrupt(f"{manifest_file} cannot be read ({exc}). Rebuild with: {REBUILD}") from None
+        if manifest.get("format") != "rag-news-index" or manifest.get("format_version") not in READABLE_FORMATS:
             raise IndexStale(f"the index at {folder} has format {manifest.get('format_version')}, this "
                              f"version reads {FORMAT_VERSION}. Rebuild with: {REBUILD}")
+        return manifest
+
+    @classmethod
+    def _read(cls, folder: Path, manifest: dict) -> "Index":
         try:
             import bm25s
             import faiss
 
-            documents = {}
-            with open(folder / "documents.jsonl", encoding="utf-8") as f:
-                for line in f:
-                    d = Document(**json.loads(line))
-                    documents[d.id] = d
+            documents = {d.id: d for d in read_documents(folder)}
             chunks = []
             with open(folder / "chunks.jsonl", encoding="utf-8") as f:
                 for line in f:
@@ -265,6 +288,25 @@ class Index:
         if not ids:
             return np.zeros(len(self.chunks), np.float32)
         return np.asarray(self.lexical.get_scores_from_ids(ids), dtype=np.float32)
+
+
+def read_documents(folder: Path) -> list[Document]:
+    with open(Path(folder) / "documents.jsonl", encoding="utf-8") as f:
+        return [Document(**json.loads(line)) for line in f]
+
+
+def saved_documents(folder: Path) -> list[Document]:
+    """The articles of the newest readable version in an index folder, even one that no longer
+    loads (stale, damaged, or its commit point lost), so that a rebuild can keep the added ones."""
+    folder = Path(folder)
+    data = (store.read_pointer(folder) or {}).get("data")
+    candidates = ([folder / data] if data else [folder]) + store.version_folders(folder)
+    for candidate in candidates:
+        try:
+            return read_documents(candidate)
+        except (OSError, ValueError, TypeError):
+            continue
+    return []
 
 
 def sentence_list(chunks: list[Chunk]) -> list[Sentence]:
@@ -345,4 +387,8 @@ def load_corpus(folder: Path, max_mb: float = 20.0) -> list[Document]:
 README = ("# The index folder\n\nGenerated by `rag index build`; do not edit. Files:\n\n```\n"
           + "\n".join(line[4:] for line in __doc__.split("\n\n")[1].splitlines())
           + "\n```\n\nThe loader refuses an index whose manifest does not match the configuration, "
-            "and names the command that rebuilds it.\n")
+            "and names the command that rebuilds it.\n\nEvery change is a commit (rag/store.py): the new "
+            "version folder is written and fsynced, then `manifest.json` is replaced by a rename, so a "
+            "reader, or a crash at any moment, finds the old version or the new one whole. Writers (the "
+            "app, `rag index add/remove/build`) take the lock one at a time and apply their change to the "
+            "latest commit.\n")

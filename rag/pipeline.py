@@ -17,9 +17,10 @@ from typing import Iterator, Sequence
 
 from .config import Config
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import DocumentError, IndexMissing, InputError, RagError
+from .errors import DocumentError, IndexMissing, IndexUnusable, InputError, RagError
 from .generate import Generator, Usage, make_generator
-from .index import Index, corpus_fingerprint, load_corpus
+from . import store
+from .index import Index, corpus_fingerprint, load_corpus, saved_documents
 from .ingest import read_document
 from .prompt import NOT_FOUND, build_messages
 from .retrieve import Retrieval, query_terms, retrieve_chunks, select_passages
@@ -65,7 +66,12 @@ class RAG:
         except IndexMissing:
             if not build_if_missing:
                 raise
-            index = build_index(config, embedder, progress=progress)
+            with store.writing(config.index_dir):  # another process may be building it right now
+                try:
+                    index = Index.load(config.index_dir)
+                except IndexMissing:
+                    index = build_index(config, embedder, progress=progress)
+            index.check_compatible(embedder.identity(), config.chunk_words, config.chunk_overlap, corpus)
         else:
             index.check_compatible(embedder.identity(), config.chunk_words, config.chunk_overlap, corpus)
         return cls(config, index, embedder, generator)
@@ -111,7 +117,7 @@ class RAG:
 
     def _retrieve(self, standalone: str, timings: Timings, config: Config | None = None) -> Retrieval:
         c = config or self.config
-        index = self.index
+        index = self._current_index()
         t = time.perf_counter()
         terms = query_terms(index, standalone)
         qvec = self.embedder.embed([standalone], query=True)[0] if c.retrieval != "lexical" else None
@@ -239,23 +245,56 @@ class RAG:
         yield answer
 
     # --- documents -----------------------------------------------------------------------------
+    def _current_index(self) -> Index:
+        """The index to use for one request, from start to end.
+
+        It is the one in memory, first replaced by the latest commit when another process (say
+        `rag index add`) or another RAG object has changed the index folder since: that check is one
+        stat call. While this object is writing a change of its own, the last commit is used.
+        """
+        index = self.index
+        if index.stamp is None or store.stamp(self.config.index_dir) in (None, index.stamp):
+            return index
+        if not self._write_lock.acquire(blocking=False):
+            return index  # a change of ours is being written; it replaces self.index when done
+        try:
+            return self._latest_index()
+        finally:
+            self._write_lock.release()
+
+    def _latest_index(self) -> Index:
+        """The latest committed index (read again if it changed); the caller holds self._write_lock."""
+        index, c = self.index, self.config
+        if index.stamp is not None and store.stamp(c.index_dir) not in (None, index.stamp):
+            fresh = Index.load(c.index_dir)
+            fresh.check_compatible(self.embedder.identity(), c.chunk_words, c.chunk_overlap, None)
+            self.index = index = fresh
+        return index
+
     def documents(self) -> list[Document]:
-        return list(self.index.documents.values())
+        return list(self._current_index().documents.values())
 
     def add_documents(self, paths: Sequence[str | Path], progress: bool = False) -> list[AddResult]:
         """Index files; each result says added, replaced (same id, new text), unchanged or skipped (why).
 
-        A file that cannot be read is skipped; the others are indexed, and nothing indexed is lost.
+        A file that cannot be read is skipped; the others are indexed, and nothing indexed is lost:
+        the change is applied to the latest commit, under the index folder's writer lock, so that a
+        change made meanwhile by another process (or RAG object) is kept.
         """
-        with self._write_lock:
-            current = dict(self.index.documents)
+        read = []
+        for path in paths:
+            try:
+                read.append((path, read_document(path, max_mb=self.config.max_file_mb)))
+            except DocumentError as exc:
+                read.append((path, exc))
+        with self._write_lock, store.writing(self.config.index_dir):
+            base = self._latest_index()
+            current = dict(base.documents)
             by_hash = {d.sha256: d.id for d in current.values()}
             results, changed = [], False
-            for path in paths:
-                try:
-                    doc = read_document(path, max_mb=self.config.max_file_mb)
-                except DocumentError as exc:
-                    results.append(AddResult(str(path), "skipped", reason=str(exc)))
+            for path, doc in read:
+                if isinstance(doc, DocumentError):
+                    results.append(AddResult(str(path), "skipped", reason=str(doc)))
                     continue
                 if doc.sha256 in by_hash:
                     same = by_hash[doc.sha256]
@@ -270,38 +309,46 @@ class RAG:
                 changed = True
                 results.append(AddResult(str(path), status, doc.id))
             if changed:
-                self._replace_documents(list(current.values()), progress)
+                self._replace_documents(base, list(current.values()), progress)
             return results
 
     def remove_document(self, doc_id: str) -> Document:
-        with self._write_lock:
-            current = dict(self.index.documents)
+        with self._write_lock, store.writing(self.config.index_dir):
+            base = self._latest_index()
+            current = dict(base.documents)
             if doc_id not in current:
                 known = ", ".join(sorted(current)) or "none"
                 raise RagError(f"no document with id '{doc_id}'. Indexed ids: {known}")
             removed = current.pop(doc_id)
-            self._replace_documents(list(current.values()), progress=False)
+            self._replace_documents(base, list(current.values()), progress=False)
             return removed
 
-    def _replace_documents(self, docs: list[Document], progress: bool) -> None:
-        new_index = self.index.with_documents(docs, self.embedder, progress=progress)
+    def _replace_documents(self, base: Index, docs: list[Document], progress: bool) -> None:
+        new_index = base.with_documents(docs, self.embedder, progress=progress)
         new_index.save(self.config.index_dir)
         self.index = new_index  # readers holding the old object finish on it undisturbed
 
 
-def build_index(config: Config, embedder: Embedder, progress: bool = False,
-                keep_added: Index | None = None) -> Index:
-    """Index every article in the corpus folder (and, optionally, documents added to an old index)."""
-    docs = load_corpus(config.corpus_dir, config.max_file_mb)
-    if keep_added is not None:  # documents added with `rag index add` survive a rebuild
-        corpus_ids = {d.id for d in docs}
-        corpus_dir = config.corpus_dir.resolve()
-        docs += [d for d in keep_added.documents.values()
-                 if d.id not in corpus_ids and corpus_dir not in Path(d.source).resolve().parents]
-    corpus = corpus_fingerprint(config.corpus_dir)
-    index = Index.build(docs, embedder, config.chunk_words, config.chunk_overlap, index_type=config.index_type,
-                        ivf_from=config.ivf_from, corpus=corpus, reuse=keep_added, progress=progress)
-    index.save(config.index_dir)
+def build_index(config: Config, embedder: Embedder, progress: bool = False, keep_added: bool = True) -> Index:
+    """Index every article in the corpus folder, keeping (unless keep_added is False) the articles
+    added to the index with the app or `rag index add`, even when the old index no longer loads."""
+    with store.writing(config.index_dir):  # apply this to the latest commit; no writer in between
+        docs = load_corpus(config.corpus_dir, config.max_file_mb)
+        try:
+            old = Index.load(config.index_dir)
+        except IndexUnusable:
+            old = None
+        if keep_added:
+            kept = list(old.documents.values()) if old is not None else saved_documents(config.index_dir)
+            corpus_ids = {d.id for d in docs}
+            corpus_dir = config.corpus_dir.resolve()
+            docs += [d for d in kept
+                     if d.id not in corpus_ids and corpus_dir not in Path(d.source).resolve().parents]
+        corpus = corpus_fingerprint(config.corpus_dir)
+        index = Index.build(docs, embedder, config.chunk_words, config.chunk_overlap,
+                            index_type=config.index_type, ivf_from=config.ivf_from, corpus=corpus,
+                            reuse=old, progress=progress)
+        index.save(config.index_dir)
     return index
 
 

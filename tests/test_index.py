@@ -31,15 +31,37 @@ def test_save_load_round_trip_keeps_everything(tmp_path, corpus_dir, fake_embedd
 def test_the_folder_describes_itself(tmp_path, corpus_dir, fake_embedder):
     build(corpus_dir, fake_embedder).save(tmp_path / "index")
     folder = tmp_path / "index"
-    names = {p.name for p in folder.iterdir()}
-    assert {"manifest.json", "documents.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy",
-            "dense.faiss", "lexical", "README.md"} <= names
+    assert sorted(p.name for p in folder.iterdir()) == ["LOCK", "README.md", "manifest.json", "v-000001"]
     m = json.loads((folder / "manifest.json").read_text())
+    assert m["data"] == "v-000001" and m["previous"] is None
+    names = {p.name for p in (folder / m["data"]).iterdir()}
+    assert {"manifest.json", "documents.jsonl", "chunks.jsonl", "chunk_vectors.npy", "sentence_vectors.npy",
+            "dense.faiss", "lexical"} == names
     assert m["format_version"] == FORMAT_VERSION
     assert m["embedder"] == {**HashEmbedder().identity(), "dim": 64}
     assert m["chunking"]["chunk_words"] == 90
     assert m["counts"]["documents"] == 3
     assert len(m["corpus"]["sha256"]) == 64
+    inner = json.loads((folder / m["data"] / "manifest.json").read_text())
+    assert inner == {k: v for k, v in m.items() if k not in ("data", "previous")}
+    readme = (folder / "README.md").read_text()
+    assert all(name in readme for name in names | {"LOCK", "v-000002/"}) and "fsync" in readme
+
+
+def test_each_commit_is_a_new_version_and_the_previous_one_is_kept(tmp_path, corpus_dir, fake_embedder):
+    folder = tmp_path / "index"
+    index = build(corpus_dir, fake_embedder)
+    docs = list(index.documents.values())
+    for n in (3, 2, 1):
+        index.with_documents(docs[:n], fake_embedder).save(folder)
+    m = json.loads((folder / "manifest.json").read_text())
+    assert (m["data"], m["previous"]) == ("v-000003", "v-000002")
+    assert sorted(p.name for p in folder.iterdir()) == ["LOCK", "README.md", "manifest.json", "v-000002",
+                                                      "v-000003"]
+    loaded = Index.load(folder)
+    assert len(loaded.documents) == 1 and loaded.version == "v-000003"
+    assert loaded.manifest["counts"]["documents"] == 1 and "data" not in loaded.manifest
+    assert len(Index.load(folder / "v-000002").documents) == 2  # a version folder opens on its own
 
 
 def test_missing_index_names_the_rebuild_command(tmp_path):
@@ -70,16 +92,23 @@ def test_old_format_and_damaged_files_are_refused(tmp_path, corpus_dir, fake_emb
     folder = tmp_path / "index"
     build(corpus_dir, fake_embedder).save(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
+    data = folder / manifest["data"]
     (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 0}))
     with pytest.raises(IndexStale, match="format 0"):
         Index.load(folder)
+    (folder / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="not valid JSON"):
+        Index.load(folder)
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    lines = (folder / "chunks.jsonl").read_text().splitlines()
-    (folder / "chunks.jsonl").write_text("\n".join(lines[:-2]) + "\n")
+    lines = (data / "chunks.jsonl").read_text().splitlines()
+    (data / "chunks.jsonl").write_text("\n".join(lines[:-2]) + "\n")
     with pytest.raises(IndexCorrupt, match="inconsistent"):
         Index.load(folder)
-    (folder / "chunk_vectors.npy").write_bytes(b"garbage")
+    (data / "chunk_vectors.npy").write_bytes(b"garbage")
     with pytest.raises(IndexCorrupt, match="damaged"):
+        Index.load(folder)
+    shutil.rmtree(data)
+    with pytest.raises(IndexCorrupt, match="damaged.*rag index build"):
         Index.load(folder)
 
 
@@ -99,6 +128,7 @@ def test_a_crash_while_saving_leaves_the_old_index(tmp_path, corpus_dir, fake_em
         new.save(folder)
     assert (folder / "manifest.json").read_text() == before
     assert Index.load(folder).manifest["counts"]["documents"] == 3
+    assert sorted(p.name for p in folder.iterdir()) == ["LOCK", "README.md", "manifest.json", "v-000001"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp folder left
 
 
