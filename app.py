@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import html
+import inspect
+import ipaddress
 import os
 import re
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import gradio as gr
 
@@ -21,6 +25,7 @@ from rag import RAG
 from rag.config import Config
 from rag.errors import RagError
 from rag.ingest import SUPPORTED
+from rag.retrieve import Retrieval
 from rag.types import Answer, Citation, Passage
 
 EXAMPLES = [
@@ -39,15 +44,55 @@ CSS = """
 #sources .meta {font-size: .85em; opacity: .8}
 #sources .ctx {font-size: .92em; line-height: 1.45}
 #sources h4 {margin: 14px 0 4px}
+#sources .src.cited {border-left-color: #16a34a; background: rgba(22,163,74,.07)}
+#sources .src.uncited {border-left-color: #9ca3af; opacity: .85}
+#sources .badge {font-size: .75em; padding: 0 6px; border-radius: 8px; background: #e5e7eb}
+#sources .cited .badge {background: #bbf7d0}
 """
 
 
-# --- rendering -------------------------------------------------------------------------------
+# --- rendering: every document field is untrusted and escaped; only http(s) URLs become links ----
+
+def esc(value) -> str:
+    """Text made safe to put inside HTML (tags, quotes and entities all escaped)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def safe_url(url) -> str:
+    """The URL if it is an absolute http(s) link with a host, else "" (checked again at render time,
+    whatever ingest kept).
+
+    >>> safe_url("https://example.org/a"), safe_url("javascript:alert(1)"), safe_url("//example.org")
+    ('https://example.org/a', '', '')
+    """
+    if not isinstance(url, str):
+        return ""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c in url for c in "\r\n\t\0"):
+        return ""
+    return url
+
 
 def linkify(text: str, turn: int) -> str:
-    """Answer text with each [n] turned into a link to its source card."""
+    """Answer text with each [n] turned into a link to its source card. Everything else is escaped,
+    including brackets, so that model text can never form a Markdown link or image."""
     safe = html.escape(text, quote=False)
-    return re.sub(r"\[(\d+)\]", lambda m: f'<a href="#src-{turn}-{m.group(1)}" class="cite">[{m.group(1)}]</a>', safe)
+
+    def repl(m):
+        if m.group(1):
+            return f'<a href="#src-{turn}-{m.group(1)}" class="cite">[{m.group(1)}]</a>'
+        return "&#91;" if m.group() == "[" else "&#93;"
+
+    return re.sub(r"\[(\d+)\]|[\[\]]", repl, safe)
+
+
+def plain(text: str) -> str:
+    """User or model text for the chat (rendered as Markdown): escaped, brackets too."""
+    return html.escape(text, quote=False).replace("[", "&#91;").replace("]", "&#93;")
 
 
 def context_html(doc_text: str, start: int, end: int, chars: int = 260) -> str:
@@ -61,38 +106,63 @@ def context_html(doc_text: str, start: int, end: int, chars: int = 260) -> str:
             + (" …" if b < len(doc_text) else ""))
 
 
-def source_card(turn: int, n: int, title: str, outlet: str, published: str, url: str, ctx: str) -> str:
-    link = f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{html.escape(title)}</a>' if url \
-        else html.escape(title)
-    meta = " · ".join(html.escape(x) for x in (outlet, published) if x)
-    return (f'<div class="src" id="src-{turn}-{n}"><b>[{n}]</b> {link}<div class="meta">{meta}</div>'
-            f'<div class="ctx">{ctx}</div></div>')
+def source_card(turn: int, n: int, title: str, outlet: str, published: str, url: str, ctx: str,
+                state: str = "") -> str:
+    """One passage's card; `state` is "cited", "not cited" or "" (answer still being written)."""
+    href = safe_url(url)
+    link = f'<a href="{esc(href)}" target="_blank" rel="noopener noreferrer">{esc(title)}</a>' if href \
+        else f'<span class="title">{esc(title)}</span>'
+    meta = " · ".join(esc(x) for x in (outlet, published) if x)
+    badge = f' <span class="badge">{esc(state)}</span>' if state else ""
+    cls = "src" + {"cited": " cited", "not cited": " uncited"}.get(state, "")
+    return (f'<div class="{cls}" id="src-{turn}-{int(n)}" data-n="{int(n)}"><b>[{int(n)}]</b>{badge} {link}'
+            f'<div class="meta">{meta}</div><div class="ctx">{ctx}</div></div>')
 
 
-def sources_html(answer: Answer, turn: int, docs: dict) -> str:
-    def doc_text(doc_id):
-        return docs[doc_id].text if doc_id in docs else ""
+def passage_card(turn: int, p: Passage, state: str = "") -> str:
+    return source_card(turn, p.n, p.doc.title, p.doc.outlet, p.doc.published, p.doc.url,
+                       context_html(p.doc.text, p.start, p.end), state)
 
+
+def panel(turn: int, stage: str, head: str, body: str) -> str:
+    return f'<div class="panel" data-turn="{turn}" data-stage="{stage}"><h4>{head}</h4>{body}</div>'
+
+
+def evidence_html(passages: list[Passage], turn: int) -> str:
+    """The passages found, shown as soon as retrieval is done, while the answer is being written."""
+    if not passages:
+        return panel(turn, "retrieved", f"Question {turn + 1}: nothing in the articles matched.", "")
+    return panel(turn, "retrieved", f"Passages found for question {turn + 1} (the answer is being written)",
+                 "".join(passage_card(turn, p) for p in passages))
+
+
+def sources_html(answer: Answer, turn: int, docs: dict | None = None) -> str:
+    """The final panel: the cited passages marked, then the other passages that were retrieved."""
+    by_n = {p.n: p for p in answer.passages}
     if answer.citations:
-        cards = [source_card(turn, c.n, c.title, c.outlet, c.published, c.url,
-                             context_html(doc_text(c.doc_id), c.start, c.end)) for c in answer.citations]
-        head = f"<h4>Sources for answer {turn + 1}</h4>"
-    elif answer.passages:
-        cards = [source_card(turn, p.n, p.doc.title, p.doc.outlet, p.doc.published, p.doc.url,
-                             context_html(p.doc.text, p.start, p.end)) for p in answer.passages[:3]]
-        head = f"<h4>Answer {turn + 1}: no supporting passage. The closest passages found:</h4>"
-    else:
-        return f"<h4>Answer {turn + 1}: nothing in the articles matched.</h4>"
-    return head + "".join(cards)
+        cited = []
+        for c in answer.citations:
+            text = by_n[c.n].doc.text if c.n in by_n else (docs[c.doc_id].text if docs and c.doc_id in docs else "")
+            cited.append(source_card(turn, c.n, c.title, c.outlet, c.published, c.url,
+                                     context_html(text, c.start, c.end), "cited"))
+        numbers = {c.n for c in answer.citations}
+        rest = [passage_card(turn, p, "not cited") for p in answer.passages if p.n not in numbers]
+        more = f"<details><summary>Other passages retrieved ({len(rest)})</summary>{''.join(rest)}</details>" \
+            if rest else ""
+        return panel(turn, "answered", f"Sources for answer {turn + 1}", "".join(cited) + more)
+    if answer.passages:
+        return panel(turn, "answered", f"Answer {turn + 1}: no supporting passage. The closest passages found:",
+                     "".join(passage_card(turn, p, "not cited") for p in answer.passages[:3]))
+    return panel(turn, "answered", f"Answer {turn + 1}: nothing in the articles matched.", "")
 
 
 def debug_html(answer: Answer) -> str:
     rows = "".join(
-        f"<tr><td>[{p.n}]</td><td>{p.score:.2f}</td><td>{html.escape(p.doc.id)}</td>"
-        f"<td>{html.escape(' '.join(p.text.split()))}</td></tr>" for p in answer.passages)
+        f"<tr><td>[{int(p.n)}]</td><td>{p.score:.2f}</td><td>{esc(p.doc.id)}</td>"
+        f"<td>{esc(' '.join(p.text.split()))}</td></tr>" for p in answer.passages)
     t = answer.timings
-    return (f"<p><b>Standalone question:</b> {html.escape(answer.standalone_question)}<br>"
-            f"<b>Verdict:</b> {html.escape(answer.verdict)}<br><b>Model said:</b> {html.escape(answer.raw)}<br>"
+    return (f"<p><b>Standalone question:</b> <span class='standalone'>{esc(answer.standalone_question)}</span><br>"
+            f"<b>Verdict:</b> {esc(answer.verdict)}<br><b>Model said:</b> {esc(answer.raw)}<br>"
             f"<b>Timings:</b> first token {t.first_token:.2f}s, total {t.total:.2f}s (retrieve {t.retrieve * 1000:.0f} ms, "
             f"prompt {t.prompt_eval:.2f}s, writing {t.generate:.2f}s); {answer.prompt_tokens} prompt tokens</p>"
             f"<table><tr><th>n</th><th>score</th><th>article</th><th>passage</th></tr>{rows}</table>")
@@ -100,48 +170,83 @@ def debug_html(answer: Answer) -> str:
 
 def citation_dict(c: Citation) -> dict:
     return {"n": c.n, "doc_id": c.doc_id, "title": c.title, "outlet": c.outlet, "published": c.published,
-            "url": c.url, "chunk_id": c.chunk_id, "quote": c.quote, "start": c.start, "end": c.end}
+            "url": safe_url(c.url), "chunk_id": c.chunk_id, "quote": c.quote, "start": c.start, "end": c.end}
 
 
 def documents_rows(bot: RAG) -> list[list]:
+    """The Documents table. Cells are plain text (datatype "str"), which gradio renders as text, never HTML."""
     counts: dict[str, int] = {}
     for c in bot.index.chunks:
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
     return [[d.id, d.title, d.outlet, d.published, counts.get(d.id, 0)] for d in bot.documents()]
 
 
+def add_warnings(bot: RAG, result) -> list[str]:
+    """What ingest dropped or changed in an added file (a non-http URL, say), from the result or the document."""
+    found = list(getattr(result, "warnings", ()) or ())
+    doc = bot.index.documents.get(result.doc_id) if result.status in ("added", "replaced") else None
+    return found or list(getattr(doc, "warnings", ()) or ())
+
+
+def error(message) -> gr.Error:
+    """A message for gradio's toast, which renders HTML: escaped, since it may quote a file name."""
+    return gr.Error(html.escape(str(message), quote=False))
+
+
 # --- the app -----------------------------------------------------------------------------------
 
-def build_app(bot: RAG) -> gr.Blocks:
-    profile_default = bot.config.generator if bot.config.generator in PROFILES else PROFILES[0]
-    profiles = PROFILES if bot.config.generator in PROFILES else [bot.config.generator]
+CONCURRENCY = 4  # questions in flight at once (all answer events share this limit)
+MAX_QUEUE = 64  # questions waiting beyond this are turned away at once with "busy, please try again"
+
+
+def make_respond(bot: RAG):
+    """The chat handler. Yields (chat, sources, box, pairs, cards, debug) updates: the passages as soon
+    as retrieval is done (when the pipeline's stream yields its `Retrieval`), then the answer as it
+    is written, then the final panel with the cited passages marked."""
+
+    # a pipeline that can yield its Retrieval first is asked to; any stream that yields one is shown
+    evidence_first = "evidence" in inspect.signature(bot.stream).parameters
 
     def respond(message, chat, pairs, cards, profile, n_passages, show_debug):
         message = (message or "").strip()
         try:
             bot.check_question(message)
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            raise error(exc) from None
         turn = len(pairs)
-        chat = list(chat or []) + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}]
-        yield chat, gr.update(), "", gr.update(), gr.update(), gr.update()
-        text = ""
+        chat = list(chat or []) + [{"role": "user", "content": plain(message)}, {"role": "assistant", "content": "…"}]
+        keep = gr.update()
+        yield chat, keep, "", keep, keep, keep
+        text, answer = "", None
+        options = dict(generator=profile or None, passages=int(n_passages))
+        if evidence_first:
+            options["evidence"] = True
         try:
-            for item in bot.stream(message, pairs, generator=profile or None, passages=int(n_passages)):
+            for item in bot.stream(message, pairs, **options):
                 if isinstance(item, str):
                     text += item
-                    chat[-1] = {"role": "assistant", "content": html.escape(text, quote=False) + " ▌"}
-                    yield chat, gr.update(), "", gr.update(), gr.update(), gr.update()
-                else:
+                    chat[-1] = {"role": "assistant", "content": plain(text) + " ▌"}
+                    yield chat, keep, "", keep, keep, keep
+                elif isinstance(item, Answer):
                     answer = item
+                elif isinstance(item, Retrieval):  # evidence first: show the passages now
+                    yield chat, evidence_html(item.passages, turn) + "".join(cards), "", keep, keep, keep
         except RagError as exc:
-            chat[-1] = {"role": "assistant", "content": f"⚠️ {html.escape(str(exc))}"}
-            yield chat, gr.update(), "", pairs, cards, gr.update()
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {plain(str(exc))}"}
+            yield chat, "".join(cards), "", pairs, cards, keep
             return
         chat[-1] = {"role": "assistant", "content": linkify(answer.text, turn)}
-        cards = [sources_html(answer, turn, bot.index.documents)] + list(cards)
-        yield (chat, "".join(cards), "", pairs + [(message, answer.text)], cards,
+        cards = [sources_html(answer, turn)] + list(cards)
+        yield (chat, "".join(cards), "", list(pairs) + [(message, answer.text)], cards,
                debug_html(answer) if show_debug else "")
+
+    return respond
+
+
+def build_app(bot: RAG) -> gr.Blocks:
+    profile_default = bot.config.generator if bot.config.generator in PROFILES else PROFILES[0]
+    profiles = PROFILES if bot.config.generator in PROFILES else [bot.config.generator]
+    respond = make_respond(bot)
 
     def clear():
         return [], "", "", [], [], ""
@@ -150,9 +255,12 @@ def build_app(bot: RAG) -> gr.Blocks:
         """Answer a question about the indexed articles; returns the answer and its citations."""
         try:
             pairs = [(str(q), str(a)) for q, a in (history or [])]
+        except (TypeError, ValueError):
+            raise error("history must be a list of [question, answer] pairs") from None
+        try:
             answer = bot.ask(question, pairs, generator=generator or None)
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            raise error(exc) from None
         return {"answer": answer.text, "abstained": answer.abstained,
                 "citations": [citation_dict(c) for c in answer.citations],
                 "standalone_question": answer.standalone_question, "seconds": round(answer.timings.total, 3)}
@@ -160,13 +268,13 @@ def build_app(bot: RAG) -> gr.Blocks:
     def add_files(files, progress=gr.Progress()):
         files = files or []
         if not files:
-            raise gr.Error("Choose one or more .md, .txt, .html or .pdf files first.")
+            raise error("Choose one or more .md, .txt, .html or .pdf files first.")
         rows = []
         for path in progress.tqdm(files, desc="Indexing"):
             path = Path(path)
             name = re.sub(r"^[0-9a-f]{8,}_", "", path.name)
             for r in bot.add_documents([path]):  # type and size are checked there, with the reason
-                rows.append([name, r.status, r.doc_id, r.reason])
+                rows.append([name, r.status, r.doc_id, "; ".join(filter(None, [r.reason, *add_warnings(bot, r)]))])
         skipped = sum(1 for r in rows if r[1] == "skipped")
         if skipped:
             gr.Warning(f"{skipped} file(s) skipped: see the reasons in the table.")
@@ -175,13 +283,13 @@ def build_app(bot: RAG) -> gr.Blocks:
 
     def remove(doc_id):
         if not doc_id:
-            raise gr.Error("Choose the document to remove.")
+            raise error("Choose the document to remove.")
         try:
             doc = bot.remove_document(doc_id)
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            raise error(exc) from None
         ids = [d.id for d in bot.documents()]
-        return documents_rows(bot), gr.update(choices=ids, value=None), f"Removed **{html.escape(doc.title)}**."
+        return documents_rows(bot), gr.update(choices=ids, value=None), f"Removed: {esc(doc.title)}"
 
     with gr.Blocks(title="News Q&A: cited answers from your articles") as demo:
         gr.Markdown("## Ask the articles\nShort answers, each claim linked to the passage it came from. "
@@ -200,38 +308,40 @@ def build_app(bot: RAG) -> gr.Blocks:
                     with gr.Row():
                         clear_btn = gr.Button("Clear chat", elem_id="clear", size="sm")
                     gr.Examples(EXAMPLES, inputs=box, label="Examples")
-                    with gr.Accordion("Settings", open=False):
+                    with gr.Accordion("Settings", open=False, elem_id="settings"):
                         profile = gr.Radio(profiles, value=profile_default, label="Generator",
                                            info="fast: Qwen2.5-Coder 0.5B; quality: 1.5B (see README for measured accuracy)")
                         n_passages = gr.Slider(2, 8, value=bot.config.passages, step=1, label="Passages given to the model")
-                        show_debug = gr.Checkbox(False, label="Show retrieved passages (debug)")
+                        show_debug = gr.Checkbox(False, label="Show retrieved passages (debug)", elem_id="show-debug")
                 with gr.Column(scale=2):
                     sources = gr.HTML("<h4>Sources</h4><p>Citations of each answer appear here.</p>", elem_id="sources")
                     debug = gr.HTML("", elem_id="debug")
         with gr.Tab("Documents"):
             docs_table = gr.Dataframe(documents_rows(bot), headers=["id", "title", "outlet", "published", "chunks"],
+                                      datatype=["str", "str", "str", "str", "number"],
                                       interactive=False, label="Indexed articles", elem_id="docs")
             with gr.Row():
                 with gr.Column():
                     upload = gr.File(file_count="multiple", file_types=list(SUPPORTED), label="Add articles",
                                      elem_id="upload")
                     add_btn = gr.Button("Add to index", variant="primary", elem_id="add")
-                    results = gr.Dataframe(headers=["file", "result", "id", "detail"], interactive=False,
-                                           label="Upload results", elem_id="results")
+                    results = gr.Dataframe(headers=["file", "result", "id", "detail"], datatype=["str"] * 4,
+                                           interactive=False, label="Upload results", elem_id="results")
                 with gr.Column():
                     remove_id = gr.Dropdown([d.id for d in bot.documents()], label="Remove an article",
                                             elem_id="remove-id")
                     remove_btn = gr.Button("Remove", variant="stop", elem_id="remove")
-                    removed = gr.Markdown()
+                    removed = gr.HTML(elem_id="removed")
 
         outputs = [chat, sources, box, pairs, cards, debug]
         inputs = [box, chat, pairs, cards, profile, n_passages, show_debug]
-        box.submit(respond, inputs, outputs, api_visibility="private")
-        send.click(respond, inputs, outputs, api_visibility="private")
+        answering = dict(concurrency_id="answer", api_visibility="private")  # one limit for every way to ask
+        box.submit(respond, inputs, outputs, **answering)
+        send.click(respond, inputs, outputs, **answering)
         clear_btn.click(clear, None, outputs, api_visibility="private")
         add_btn.click(add_files, upload, [results, docs_table, remove_id, upload], api_visibility="private")
         remove_btn.click(remove, remove_id, [docs_table, remove_id, removed], api_visibility="private")
-        gr.api(ask_api, api_name="ask")
+        gr.api(ask_api, api_name="ask", concurrency_id="answer")
     return demo
 
 
@@ -247,19 +357,50 @@ def parse_auth(value: str | None):
     return pairs
 
 
+def exposure_warning(host: str, auth) -> str | None:
+    """A warning when the app listens beyond this machine with no password; None when it does not."""
+    if auth:
+        return None
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(name).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (f"WARNING: serving on {host} with no password. Anyone who can reach this machine can read every "
+            f"indexed article, ask questions, and upload or remove articles. Set RAG_AUTH=user:password to "
+            f"require a login (and put it behind HTTPS: gradio's login is sent in the clear over plain HTTP), "
+            f"or serve on --host 127.0.0.1.")
+
+
+def launch(bot: RAG, host: str = "127.0.0.1", port: int = 7860, auth=None, *, concurrency: int = CONCURRENCY,
+           max_queue: int = MAX_QUEUE, **options) -> gr.Blocks:
+    """Build the app, set up its queue and serve it; returns the running Blocks (options go to launch())."""
+    demo = build_app(bot)
+    # a full queue answers at once: gradio's page says "This application is currently busy. Please try
+    # again.", gradio_client raises QueueError("Queue is full! Please try again."), raw HTTP gets a 503
+    demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
+    demo.launch(server_name=host, server_port=port, auth=auth, max_file_size=f"{int(bot.config.max_file_mb)}mb",
+                css=CSS, show_error=True, **options)
+    return demo
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Chat with cited answers from news articles.")
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--config", help="TOML config file")
     args = ap.parse_args(argv)
+    auth = parse_auth(os.environ.get("RAG_AUTH"))
+    warning = exposure_warning(args.host, auth)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     config = Config.from_toml(args.config) if args.config else Config()
     bot = RAG.load(config, progress=True)
     bot.warm_up()
-    demo = build_app(bot)
-    demo.queue(default_concurrency_limit=4, max_size=64)
-    demo.launch(server_name=args.host, server_port=args.port, auth=parse_auth(os.environ.get("RAG_AUTH")),
-                max_file_size=f"{int(config.max_file_mb)}mb", css=CSS, show_error=True)
+    launch(bot, args.host, args.port, auth)
 
 
 if __name__ == "__main__":
