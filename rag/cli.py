@@ -1,6 +1,7 @@
 """The `rag` command.
 
-    rag index build [--if-needed]      index the corpus folder (the bundled articles by default)
+    rag index build [--if-needed]      index the corpus folder (the bundled articles by default),
+                                       keeping the articles added by hand (unless --drop-added)
     rag index add PATH...              add or replace articles (.md .txt .html .pdf)
     rag index remove ID                drop an article
     rag index list                     the indexed articles
@@ -56,14 +57,14 @@ def cmd_index(args) -> int:
             reason = ""
         except IndexUnusable as exc:
             reason = str(exc)
-        if args.if_needed and not reason:
+        if args.if_needed and not reason and not args.drop_added:
             print(f"index at {config.index_dir} is up to date ({_counts(old)})")
             return 0
         if reason:
             print(f"building: {reason.split('. Rebuild')[0]}")
         t = time.perf_counter()
         # under the index's writer lock, from its latest commit: articles added by hand are kept
-        index = build_index(config, emb, progress=True, keep_added=True)
+        index = build_index(config, emb, progress=True, keep_added=not args.drop_added)
         print(f"built {config.index_dir} in {time.perf_counter() - t:.1f}s ({_counts(index)})")
         return 0
     bot = RAG.load(config, progress=True)
@@ -165,6 +166,8 @@ def parser() -> argparse.ArgumentParser:
     isub = idx.add_subparsers(dest="action", required=True)
     b = isub.add_parser("build", help="index the corpus folder", parents=[common])
     b.add_argument("--if-needed", action="store_true", help="do nothing when the index is up to date")
+    b.add_argument("--drop-added", action="store_true",
+                   help="index the corpus folder only, forgetting articles added with `rag index add` or the app")
     a = isub.add_parser("add", help="add or replace articles", parents=[common])
     a.add_argument("paths", nargs="+")
     r = isub.add_parser("remove", help="remove an article", parents=[common])

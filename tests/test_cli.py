@@ -41,6 +41,32 @@ def test_models_list_shows_the_registry(env):
     assert "quality" in r.stdout and "Qwen2.5-Coder-1.5B" in r.stdout and "installed" in r.stdout
 
 
+def test_index_build_keeps_added_articles_unless_told(env, tmp_path):
+    """With the hash embedder (same CLI): a rebuild keeps an article added by hand, also when the
+    committed version is damaged; --drop-added forgets it."""
+    from .test_durability import EXTRA, FAKE_CLI
+
+    def fake_rag(*args):
+        return subprocess.run([sys.executable, "-c", FAKE_CLI, *args], capture_output=True, text=True,
+                              env=env, timeout=300)
+
+    assert fake_rag("index", "build").returncode == 0
+    article = tmp_path / "harbor.md"
+    article.write_text(EXTRA)
+    assert fake_rag("index", "add", str(article)).returncode == 0
+    r = fake_rag("index", "build")
+    assert r.returncode == 0 and "4 documents" in r.stdout, r.stderr
+    index = tmp_path / "index"
+    data = index / json.loads((index / "manifest.json").read_text())["data"]
+    (data / "dense.faiss").write_bytes(b"damaged")
+    r = fake_rag("index", "build", "--if-needed")
+    assert r.returncode == 0 and "building: the index at" in r.stdout and "4 documents" in r.stdout
+    assert "harbor" in fake_rag("index", "list").stdout
+    r = fake_rag("index", "build", "--drop-added")
+    assert r.returncode == 0 and "3 documents" in r.stdout
+    assert "harbor" not in fake_rag("index", "list").stdout
+
+
 @pytest.mark.real
 def test_index_build_ask_add_remove_round_trip(env, tmp_path):
     r = rag("index", "build", env=env)
