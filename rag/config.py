@@ -77,6 +77,9 @@ class Config:
     # --- grounding ---
     min_relevance: float = 0.30  # decline without generating when the best passage scores below this
     quote_fallback: bool = False  # quote the passage a failed answer reached for; off: +1 point answerable but 23 fewer declines (eval)
+    second_look: bool = True  # when the model declines or fails verification, ask again one passage at a time
+    second_look_relevance: float = 0.5  # ... only when the best passage matches the question at least this well
+    second_look_passages: int = 2  # ... and only for this many of the best passages
     rewrite_followups: bool = True  # rewrite follow-ups into standalone questions using history
 
     # --- generation ---

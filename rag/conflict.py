@@ -1,37 +1,72 @@
 """Where two articles disagree on a figure, say so and cite both.
 
     >>> [(n, family) for n, family, _ in measures("a range of up to 2,500 kilometers")]
-    [('2500', 'distance')]
+    [('2500', '[length]')]
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from .text import content_terms, normalize, numbers
+from .text import STOPWORDS, content_terms, normalize, numbers, stem
 from .types import Passage
 from .verify import CITE
 
-UNITS = {
-    "distance": "mile miles km kilometer kilometers kilometre kilometres meter meters metre metres",
-    "people": "personnel troops soldiers people men servicemen members",
-    "money": "dollar dollars euro euros $ €",
-    "duration": "hour hours day days week weeks month months year years",
-}
-UNIT_FAMILY = {u: fam for fam, units in UNITS.items() for u in units.split()}
 _MEASURE = re.compile(r"(?:(?:about|up to|around|nearly|almost|more than|under|over|some)\s+)?"
-                      r"\d[\d,.\s]*\s?(?:-|–)?\s?([A-Za-z$€]+)")
+                      r"([$€£¥]?)\d[\d,.\s]*\s?(?:-|–)?\s?([A-Za-z%]+)")
+_MONEY = frozenset("dollar dollars euro euros pound pounds yen yuan rupee rupees usd eur gbp".split())
+
+
+def unit_family(unit: str, currency: str = "") -> str | None:
+    """What a figure measures, from its unit: units of one dimension share a family (pint's unit
+    registry knows miles and kilometres are both lengths); any other noun is its own family
+    ("600 troops" and "800 troops" are comparable, "600 troops" and "800 tanks" are not).
+
+    >>> unit_family("km") == unit_family("miles"), unit_family("troops"), unit_family("of")
+    (True, 'troop', None)
+    """
+    u = unit.lower()
+    if currency or u in _MONEY:
+        return "money"
+    if u in ("%", "percent"):
+        return "percent"
+    if not u.isalpha() or u in STOPWORDS or len(u) < 2:
+        return None
+    dim = _dimension(u)
+    return dim if dim else stem(u)
+
+
+@lru_cache(maxsize=4096)
+def _dimension(unit: str) -> str:
+    registry = _registry()
+    if registry is None:
+        return ""
+    try:
+        return str(registry.parse_units(unit).dimensionality) if unit in registry else ""
+    except Exception:  # pint raises several kinds of error for words that are not units
+        return ""
+
+
+@lru_cache(maxsize=1)
+def _registry():
+    try:
+        import pint
+    except ImportError:
+        return None
+    return pint.UnitRegistry()
 
 
 def measures(text: str) -> list[tuple[str, str, str]]:
-    """(number, unit family, phrase): "a range of up to 2,500 kilometers" -> [("2500", "distance", ...)]."""
+    """(number, unit family, phrase) for each figure with a unit in the text."""
     out = []
     norm = normalize(text)
     for m in _MEASURE.finditer(norm):
-        family = UNIT_FAMILY.get(m.group(1).lower())
-        if family:
+        family = unit_family(m.group(2), m.group(1))
+        nums = numbers(m.group())
+        if family and nums:
             start = max(0, norm.rfind(" ", 0, max(0, m.start() - 12)))
-            out.append((next(iter(numbers(m.group()))), family, norm[start:m.end()].strip(" ,")))
+            out.append((next(iter(nums)), family, norm[start:m.end()].strip(" ,")))
     return out
 
 

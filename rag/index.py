@@ -37,7 +37,7 @@ from .types import Chunk, Document
 
 FORMAT_VERSION = 2  # 2: files in a version folder named by the manifest's `data`; 1: beside it
 READABLE_FORMATS = (1, 2)
-SPLITTER = "sentence_spans/1"  # bump when rag.text.sentence_spans changes its output
+SPLITTER = "sentencex/1"  # bump when rag.text.sentence_spans changes its output
 REBUILD = "rag index build"
 
 

@@ -22,13 +22,14 @@ from .generate import Generator, Usage, make_generator
 from . import store
 from .index import Index, corpus_fingerprint, load_corpus, saved_documents
 from .ingest import read_document
-from .prompt import NOT_FOUND, build_messages
-from .retrieve import Retrieval, query_terms, retrieve_chunks, select_passages
+from . import constraints as qc
+from .prompt import NOT_FOUND, build_extract_messages, build_messages
+from .retrieve import Retrieval, keep_to_question, query_terms, retrieve_chunks, select_passages, unknown_names
 from .rewrite import rewrite
 from .text import numbers, words
 from .types import Answer, Citation, Document, Passage, Timings
 from .conflict import conflict_note, find_conflict, measures
-from .verify import best_quote, verify
+from .verify import CITE, best_quote, is_refusal, quoted_from, verify
 
 DECLINE = "The articles don't say."
 
@@ -48,6 +49,7 @@ class RAG:
         self.embedder = embedder
         self._generators: dict[str, Generator] = {config.generator: generator} if generator else {}
         self._write_lock = threading.Lock()  # one document change at a time; readers use the old index
+        self._load_lock = threading.Lock()  # one model load at a time
 
     # --- construction ---------------------------------------------------------------------
     @classmethod
@@ -82,12 +84,20 @@ class RAG:
         return self.generator_for(self.config.generator)
 
     def generator_for(self, name: str) -> Generator:
-        """A generator by registry name or reference; each is created once and reused."""
-        if name not in self._generators:
-            c = self.config
-            self._generators[name] = make_generator(name, c.cache_dir, c.device, c.n_threads, c.n_ctx,
-                                                    c.n_gpu_layers, c.temperature, c.refusal_threshold)
-        return self._generators[name]
+        """A generator by registry name or reference; each is created once (under a lock, so two
+        first questions never load a model twice) and reused."""
+        with self._load_lock:
+            if name not in self._generators:
+                c = self.config
+                self._generators[name] = make_generator(name, c.cache_dir, c.device, c.n_threads, c.n_ctx,
+                                                        c.n_gpu_layers, c.temperature, c.refusal_threshold)
+            return self._generators[name]
+
+    def set_generator(self, generator: Generator, name: str | None = None) -> None:
+        """Answer with this generator under `name` (default: the configured generator's name), e.g. one
+        shared between several RAG objects, or a scripted one in tests."""
+        with self._load_lock:
+            self._generators[name or self.config.generator] = generator
 
     def _rewriter(self, generator: Generator) -> Generator:
         """The same model in a second context, so rewriting a follow-up never evicts the answer
@@ -113,11 +123,11 @@ class RAG:
         """Retrieval only (no generation): the passages a question would be answered from."""
         q = self.check_question(question)
         standalone = rewrite(q, _clean_history(history))
-        return self._retrieve(standalone, Timings())
-
-    def _retrieve(self, standalone: str, timings: Timings, config: Config | None = None) -> Retrieval:
-        c = config or self.config
         index = self._current_index()
+        found = self._retrieve(standalone, Timings(), self.config, index)
+        return keep_to_question(index, found, qc.constraints(standalone), self.config.passages)[0]
+
+    def _retrieve(self, standalone: str, timings: Timings, c: Config, index: Index) -> Retrieval:
         t = time.perf_counter()
         terms = query_terms(index, standalone)
         qvec = self.embedder.embed([standalone], query=True)[0] if c.retrieval != "lexical" else None
@@ -139,16 +149,21 @@ class RAG:
         return answer
 
     def stream(self, question: str, history: Sequence[tuple[str, str]] | None = None, *,
-               generator: str | None = None, passages: int | None = None) -> Iterator[str | Answer]:
-        """Yield the answer's text as it is written, then the final, verified `Answer`.
+               generator: str | None = None, passages: int | None = None,
+               evidence: bool = False) -> Iterator[str | Answer | Retrieval]:
+        """Yield the answer's text as it is written, then the final, verified `Answer`; with
+        `evidence=True`, first the `Retrieval` (the passages, about 10 ms in), so a page can show
+        them while the answer is written.
 
         The final text can differ from the streamed pieces: verification may fix a citation,
-        or replace an unsupported answer with a decline.
+        or replace an unsupported answer with a decline. One request reads one index snapshot
+        from start to end, whatever documents are added or removed meanwhile.
         """
         start = time.perf_counter()
         q = self.check_question(question)
         config = self.config if passages is None else self.config.replace(passages=passages)
         gen = self.generator_for(generator or config.generator)
+        index = self._current_index()
         timings = Timings()
         history = _clean_history(history)
         t = time.perf_counter()
@@ -158,41 +173,43 @@ class RAG:
         else:
             standalone = q
         timings.rewrite = time.perf_counter() - t
-        found = self._retrieve(standalone, timings, config)
+        found = self._retrieve(standalone, timings, config, index)
+        cons = qc.constraints(standalone)
+        found, absent = keep_to_question(index, found, cons, config.passages)
+        if evidence:
+            yield found
         answer = Answer(text="", citations=[], abstained=True, question=q, standalone_question=standalone,
                         passages=found.passages, timings=timings)
-
-        foreign = sorted(n for n in numbers(standalone) if len(n) >= 2 and n not in self.index.numbers)
-        if foreign:
-            answer.text = f"{DECLINE} They never mention {foreign[0]}, so I can't answer a question built on it."
-            answer.verdict = f"declined: the question's number {foreign[0]} is in no article"
-            yield from self._finish(answer, start, first=True)
-            return
-        if not found.passages or found.relevance < config.min_relevance:
-            answer.text = DECLINE + " Nothing in them matches this question."
-            answer.verdict = f"declined: best passage relevance {found.relevance:.2f} is below " \
-                             f"{config.min_relevance:.2f}"
+        declined = self._gate(index, standalone, found, cons, absent, config)
+        if declined:
+            answer.text, answer.verdict = declined
             yield from self._finish(answer, start, first=True)
             return
 
         messages = build_messages(found.passages, standalone)
         usage = Usage()
         raw, held, first = "", "", True
-        t = time.perf_counter()
-        for piece in gen.stream(messages, config.max_answer_tokens, usage):
-            if first:
-                timings.prompt_eval = time.perf_counter() - t
-                t_gen = time.perf_counter()
-            raw += piece
-            held += piece
-            # hold back text that may turn out to be the refusal marker
-            if NOT_FOUND.startswith(held.strip().upper()) and held.strip():
-                continue
-            if first:
-                timings.first_token = time.perf_counter() - start
-                first = False
-            yield held
-            held = ""
+        t = t_gen = time.perf_counter()
+        pieces = gen.stream(messages, config.max_answer_tokens, usage)
+        try:
+            for piece in pieces:
+                if first:
+                    timings.prompt_eval = time.perf_counter() - t
+                    t_gen = time.perf_counter()
+                raw += piece
+                held += piece
+                # hold back text that may turn out to be the refusal marker
+                if NOT_FOUND.startswith(held.strip().upper()) and held.strip():
+                    continue
+                if first:
+                    timings.first_token = time.perf_counter() - start
+                    first = False
+                yield held
+                held = ""
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()  # an abandoned stream hands the model back at once
         timings.generate = time.perf_counter() - t_gen if raw else 0.0
         if not raw:
             timings.prompt_eval = time.perf_counter() - t
@@ -202,19 +219,46 @@ class RAG:
         answer.prompt_evaluated = usage.prompt_evaluated
 
         t = time.perf_counter()
-        self._settle(answer, found)
+        self._settle(answer, found, index, gen, config)
         timings.verify = time.perf_counter() - t
         yield from self._finish(answer, start, first=first)
 
-    def _settle(self, answer: Answer, found: Retrieval) -> None:
-        """Verify the raw answer; keep it (its citations repaired), quote the passage it was reaching
-        for, or decline."""
+    def _gate(self, index: Index, standalone: str, found: Retrieval, cons: list, absent: list,
+              config: Config) -> tuple[str, str] | None:
+        """(text, verdict) when the question can be declined before generating: it rests on a number
+        or a name no article has, nothing matches it, or no passage keeps to its details."""
+        foreign = sorted(n for n in numbers(standalone) if len(n) >= 2 and n not in index.numbers)
+        if foreign:
+            return (f"{DECLINE} They never mention {foreign[0]}, so I can't answer a question built on it.",
+                    f"declined: the question's number {foreign[0]} is in no article")
+        unknown = unknown_names(index, [c for c in cons if c.kind == "entity"])
+        if unknown:
+            return (f"{DECLINE} They never mention {unknown[0]}.",
+                    f"declined: the question's name {unknown[0]} is in no article")
+        if not found.passages or found.relevance < config.min_relevance:
+            return (DECLINE + " Nothing in them matches this question.",
+                    f"declined: best passage relevance {found.relevance:.2f} is below {config.min_relevance:.2f}")
+        if absent:
+            instead = [a for c in absent for a in qc.alternatives(c, [p.context for p in found.passages])]
+            text = f"{DECLINE} Nothing I found is about {qc.describe(absent)}"
+            text += f"; the passages mention {', '.join(instead)}." if instead else "."
+            return text, f"declined: no passage keeps to {qc.describe(absent)}"
+        return None
+
+    def _settle(self, answer: Answer, found: Retrieval, index: Index, gen: Generator, config: Config) -> None:
+        """Verify the raw answer; keep it (its citations repaired), take a second look, or decline."""
         passages = found.passages
         verdict = verify(answer.raw, passages, answer.standalone_question)
+        if not verdict.ok and config.second_look and found.relevance >= config.second_look_relevance:
+            t = time.perf_counter()
+            second = self._second_look(answer.standalone_question, passages, gen)
+            answer.timings.second_look = time.perf_counter() - t
+            if second is not None:
+                verdict = second
         if verdict.ok:
             text, cited = verdict.text, list(verdict.cited)
             # look for a disagreeing figure among the passages and the rest of the retrieved chunks
-            candidates = passages + extra_passages(self.index, found.hits, passages)
+            candidates = passages + extra_passages(index, found.hits, passages)
             other = find_conflict(text, verdict.cited, candidates, answer.standalone_question)
             if other is not None:
                 if other.n == 0:  # from the retrieved chunks: show it as the next numbered passage
@@ -227,7 +271,7 @@ class RAG:
             answer.verdict = verdict.status + (f": {verdict.reason}" if verdict.reason else "")
             return
         quote = best_quote(answer.raw, passages, answer.standalone_question) \
-            if verdict.status == "failed" and self.config.quote_fallback else None
+            if verdict.status == "failed" and config.quote_fallback else None
         if quote is not None:
             answer.text = f"The closest the articles come: “{' '.join(quote.text.split())}” [{quote.n}]"
             answer.citations, answer.abstained = [Citation.from_passage(quote)], False
@@ -237,6 +281,20 @@ class RAG:
         if verdict.status == "failed":
             answer.text += " The model's answer could not be checked against the passages, so I won't guess."
         answer.verdict = f"declined: {verdict.reason}"
+
+    def _second_look(self, question: str, passages: list[Passage], gen: Generator):
+        """Ask again, narrower: one passage at a time, "copy the words that answer". A copied span that
+        verifies (and keeps to the question) stands; the model's own words are never trusted more."""
+        reader = self._rewriter(gen)
+        for p in passages[:self.config.second_look_passages]:
+            raw = "".join(reader.stream(build_extract_messages(p, question), 40, Usage())).strip()
+            span = CITE.sub("", raw).strip().strip('"“”').rstrip(".")
+            if is_refusal(span) or not quoted_from(span, p.text):
+                continue
+            verdict = verify(f"{span} [{p.n}].", passages, question)
+            if verdict.ok:
+                return dataclasses.replace(verdict, status="rescued", reason=f"second look at passage {p.n}")
+        return None
 
     def _finish(self, answer: Answer, start: float, first: bool) -> Iterator[str | Answer]:
         answer.timings.total = time.perf_counter() - start

@@ -6,20 +6,34 @@ Chunk retrieval casts the net; sentence selection keeps the prompt small: the ge
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import constraints as qc
+from .guard import is_instruction
 from .index import Index
-from .text import content_terms, stem
+from .text import STOPWORDS, content_terms, stem
 from .types import Hit, Passage
 
 RRF_K = 60
-# Words that say where an answer should come from, not what it is about.
+# Words that say where an answer should come from, not what it is about (the outlets' own names,
+# read from the indexed documents, are added per index).
 QUESTION_NOISE = frozenset(stem(w) for w in (
-    "article articles report reports reported according rfe rl tribune news story coverage piece "
+    "article articles report reports reported according news story coverage piece "
     "mention mentioned mentions write wrote written").split())
+_OUTLET_TERMS: "weakref.WeakKeyDictionary[Index, frozenset[str]]" = weakref.WeakKeyDictionary()
+
+
+def outlet_terms(index: Index) -> frozenset[str]:
+    """Stemmed words of the indexed documents' outlet names ("According to the Daily Planet, ...")."""
+    if index not in _OUTLET_TERMS:
+        outlets = {d.outlet for d in index.documents.values() if d.outlet}
+        _OUTLET_TERMS[index] = frozenset(t for o in outlets for t in content_terms(o))
+    return _OUTLET_TERMS[index]
 _NEEDS_PREVIOUS = re.compile(
     r"^[\"“‘']?(he|she|it|they|this|that|these|those|his|her|its|their|him|them|there|but|and|also|"
     r"so|yet|still|however|instead|meanwhile|later|then)\b", re.I)
@@ -50,7 +64,8 @@ def query_terms(index: Index, question: str) -> QueryTerms:
     n = max(len(index.chunks), 1)
     terms, expansions = [], {}
     names = {stem(w.lower()) for w in re.findall(r"(?<![.?!]\s)(?<!^)\b[A-Z][a-z]{3,}", question.strip())}
-    for term in dict.fromkeys(t for t in content_terms(question) if t not in QUESTION_NOISE):
+    noise = QUESTION_NOISE | outlet_terms(index)
+    for term in dict.fromkeys(t for t in content_terms(question) if t not in noise):
         if term in vocab:
             expansions[term] = (term,)
         elif term in names:  # a misspelt name ("Witkof") stands for its closest index terms
@@ -126,6 +141,8 @@ def select_passages(index: Index, q: QueryTerms, qvec: np.ndarray | None, hits: 
             if key in scored and scored[key][0] >= chunk_share:
                 continue
             text = index.documents[hit.chunk.doc_id].text[a:b]
+            if is_instruction(text):
+                continue  # a line that talks to the assistant is never evidence
             cover = _coverage(q, set(content_terms(text))) / total_idf
             row = index.sentence_row[key]
             cos = float(index.sentence_vectors[row] @ qvec) if qvec is not None else 0.0
@@ -199,3 +216,74 @@ def _neighbour(index: Index, doc_id: str, a: int, step: int) -> tuple[int, int] 
         return None
     s = index.sentences[row + step]
     return (s.start, s.end) if s.doc_id == doc_id else None
+
+
+def keep_to_question(index: Index, found: Retrieval, cons: list, count: int) -> tuple[Retrieval, list]:
+    """Make the passages keep to the details the question pins down (years, dates, qualifiers...).
+
+    A passage whose sentence lacks a detail that its context has (the year at the start of its
+    paragraph, the article's date) shows that context to the model as a note. When no passage
+    holds the details, a sentence of the retrieved chunks that does takes the last place.
+    Returns the retrieval and the details no passage holds (empty when all is well).
+    """
+    hard = [c for c in cons if c.kind in qc.HARD]
+    if not hard or not found.passages:
+        return found, []
+    passages = [_with_note(p, hard) for p in found.passages]
+    if any(not qc.missing(hard, p.context) for p in passages):
+        return dataclasses.replace(found, passages=passages), []
+    best, best_score = None, 0.0
+    shown = {(p.doc.id, p.sentence_start) for p in passages}
+    for hit in found.hits:
+        doc = index.documents[hit.chunk.doc_id]
+        for a, b in hit.chunk.sentences:
+            if (doc.id, a) in shown or is_instruction(doc.text[a:b]):
+                continue
+            candidate = Passage(0, doc, hit.chunk.id, a, b, hit.score, a, b)
+            if not qc.missing(hard, candidate.context) and hit.score > best_score:
+                best, best_score = candidate, hit.score
+    if best is None:
+        return dataclasses.replace(found, passages=passages), \
+            qc.missing(hard, "\n".join(p.context for p in passages))
+    keep = passages[:count - 1] if len(passages) >= count else passages
+    best = dataclasses.replace(_with_note(best, hard), n=len(keep) + 1)
+    return dataclasses.replace(found, passages=keep + [best]), []
+
+
+def _with_note(p: Passage, hard: list) -> Passage:
+    """The passage, with its article's date and title as a note when the question's details are
+    there and not in the passage's own text; or its span widened to the sentence that has them."""
+    absent = qc.missing(hard, p.text)
+    if not absent or qc.missing(absent, p.context):
+        return p
+    text = p.doc.text
+    para_start = text.rfind("\n", 0, p.start) + 1
+    if not qc.missing(absent, text[para_start:p.end]) and len(text[para_start:p.end].split()) <= 120:
+        return dataclasses.replace(p, start=para_start)  # the detail sits earlier in the paragraph
+    note = ", ".join(x for x in (p.doc.title, p.doc.published) if x)
+    return dataclasses.replace(p, note=note)
+
+
+def unknown_names(index: Index, names: list) -> list[str]:
+    """The question's names (entity constraints) that no indexed article has, even misspelt:
+    a question about someone the articles never mention is declined before any generation."""
+    vocab = index.lexical.vocab_dict
+    known = outlet_terms(index) | _title_terms(index)
+    out = []
+    for c in names:
+        for token in c.forms[0]:
+            term = stem(token)
+            if token in STOPWORDS or term in vocab or term in known or _fuzzy(term, tuple(vocab)):
+                continue
+            out.append(c.text)
+            break
+    return out
+
+
+_TITLE_TERMS: "weakref.WeakKeyDictionary[Index, frozenset[str]]" = weakref.WeakKeyDictionary()
+
+
+def _title_terms(index: Index) -> frozenset[str]:
+    if index not in _TITLE_TERMS:
+        _TITLE_TERMS[index] = frozenset(t for d in index.documents.values() for t in content_terms(d.title))
+    return _TITLE_TERMS[index]

@@ -21,7 +21,7 @@ _ENTITY = re.compile(r"(?:[A-Z][\w’'.-]*[a-z][\w’'-]*)(?:\s+(?:[A-Z][\w’'.
 _SKIP = frozenset("What Which Who Whom Whose When Where Why How Did Does Do Is Are Was Were Has Have Had Can Could "
                   "Would Should Will The A An He She They It This That In On At According And But Also "
                   "President Senator Senate Representative Secretary Minister Prime Majority Minority Leader "
-                  "Former Foreign Kremlin Mr Mrs Ms Dr".split())
+                  "Chief Former Mr Mrs Ms Dr".split())
 _NOT_ENTITY = frozenset("January February March April May June July August September October November December "
                         "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
 

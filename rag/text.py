@@ -15,6 +15,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"',
                          "–": "-", "—": " - ", "\u00a0": " ", "\u2009": " ", "\u202f": " "})
 _SPACED_THOUSANDS = re.compile(r"(?<=\d),\s+(?=\d{3}\b)")
@@ -38,15 +40,11 @@ def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text)
 
 
-STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each either else ever few for from
-further had has have having he her here hers herself him himself his how i if in into is it its itself
-just me more most my myself no nor not now of off on once only or other our ours ourselves out over own
-per same she should so some such than that the their theirs them themselves then there these they this
-those through to too under until up upon us very was we were what when where which while who whom whose
-why will with within would you your yours yourself yourselves s t d ll re ve m
-said says say according told tell did does do
+# bm25s's English stop words (NLTK's list), less "won" (a verb here, not half of "won't"), plus the
+# reporting words every news story uses ("said", "according", "told") and contraction fragments.
+STOPWORDS = (frozenset(STOPWORDS_EN_PLUS) - {"won"}) | frozenset("""
+also could either else ever per upon us whose within would s t d ll re ve m
+said says say according told tell
 """.split())
 
 
@@ -99,39 +97,55 @@ mr mrs ms dr prof sr jr st mt gen col lt sgt capt gov sen rep rev fla calif mass
 jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp vs etc no approx
 u.s u.n u.k e.g i.e a.m p.m d.c
 """.split())
-_END = re.compile(r"[.!?]+[\"'”’)\]*]*(?=\s)")
 _MARKUP = " \t#*_>-"
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of each sentence; headings and paragraphs never merge.
+    r"""(start, end) offsets of each sentence; headings and paragraphs never merge.
 
+    Boundaries come from sentencex (rules for abbreviations, initials, quotes); a boundary is
+    dropped where the next "sentence" starts in lower case or the previous one ends in a title,
+    an abbreviation or an initial ("Ms. Lee", "Mary K. Lee"), or inside an open quotation.
     Markdown markup around a line (#, *, _) stays outside the span.
 
-    >>> t = "He met U.S. officials. Then he left!\\n\\n### A heading\\nLast one"
+    >>> t = "He met U.S. officials. Then Mary K. Lee left!\n\n### A heading\nLast one"
     >>> [t[a:b] for a, b in sentence_spans(t)]
-    ['He met U.S. officials.', 'Then he left!', 'A heading', 'Last one']
+    ['He met U.S. officials.', 'Then Mary K. Lee left!', 'A heading', 'Last one']
     """
     spans = []
     for para in re.finditer(r"[^\n]+", text):
         start, stop = para.start(), para.end()
         cut = start
-        for m in _END.finditer(text, start, stop):
-            end = m.end()
-            before = text[cut:m.start() + 1].split()
-            token = before[-1].rstrip(".!?").lstrip("(\"'“‘") if before else ""
+        for end in _boundaries(para.group())[:-1]:
+            end += start
+            before = text[cut:end].rstrip().split()
+            token = before[-1].rstrip(".!?\"'”’)").lstrip("(\"'“‘") if before else ""
+            ends_with_dot = text[cut:end].rstrip().endswith(".")
             initial = len(token) == 1 and token.isupper() and len(before) > 1 and before[-2][:1].isupper()
-            if m.group().startswith(".") and (token.lower() in _ABBREVIATIONS or initial):
+            if ends_with_dot and (token.lower() in _ABBREVIATIONS or initial):
                 continue
-            if _open_quote(text[cut:m.end()]):
+            if _open_quote(text[cut:end]):
                 continue  # never split inside a quotation: “They attacked us. They don’t intend to stop,”
             nxt = text[end:stop].lstrip()
-            if nxt and not (nxt[0].isupper() or nxt[0].isdigit() or nxt[0] in "\"“‘'(*#"):
+            if nxt and not (nxt[0].isupper() or nxt[0].isdigit() or nxt[0] in "\"“‘'(*#[$€£"):
                 continue
             spans.append(_trim(text, cut, end))
             cut = end
         spans.append(_trim(text, cut, stop))
     return [(a, b) for a, b in spans if b > a and re.search(r"\w", text[a:b])]
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a short text (an answer), by the same rules as `sentence_spans`."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def _boundaries(paragraph: str) -> list[int]:
+    """End offsets of sentencex's sentences in one paragraph (the last is the paragraph's end)."""
+    from sentencex import get_sentence_boundaries
+
+    ends = [b["end_index"] for b in get_sentence_boundaries("en", paragraph)]
+    return ends if ends and ends[-1] == len(paragraph) else ends + [len(paragraph)]
 
 
 def _open_quote(span: str) -> bool:

@@ -59,10 +59,42 @@ class Passage:
     score: float
     sentence_start: int  # the span of the sentence that earned the passage its place
     sentence_end: int
+    note: str = ""  # context shown with it to the model (its article's date or title) when the question needs it
 
     @property
     def text(self) -> str:
         return self.doc.text[self.start:self.end]
+
+    @property
+    def context(self) -> str:
+        """What the passage needs to be read: its article's title and date, the paragraph it sits in,
+        and the sentence before when it opens that paragraph ("It would cap it at 600,000." needs
+        what "it" is). Checks read this; the model and the citation get `text`."""
+        return context_of(self.doc, self.start, self.end)
+
+
+def context_of(doc: Document, start: int, end: int, before: int = 400) -> str:
+    text = doc.text
+    para_start = text.rfind("\n", 0, start) + 1
+    para_end = text.find("\n", end)
+    para_end = len(text) if para_end < 0 else para_end
+    if not text[para_start:start].strip():  # the passage opens its paragraph: add the end of the one before
+        para_start = max(0, para_start - before)
+    para_start = max(para_start, start - 3 * before)  # a text with no paragraph breaks: stay near the passage
+    para_end = min(para_end, end + 2 * before)
+    dated = f"{doc.published} {_spelled_date(doc.published)}".strip()
+    return f"{doc.title}\n{dated}\n{text[para_start:para_end]}"
+
+
+def _spelled_date(iso: str) -> str:
+    """ "2025-11-26" -> "November 26, 2025", so a question's "Nov. 26" finds the article's date."""
+    import datetime as dt
+
+    try:
+        d = dt.date.fromisoformat(iso[:10])
+    except ValueError:
+        return ""
+    return f"{d:%B} {d.day}, {d.year}"
 
 
 @dataclass(frozen=True)
@@ -94,7 +126,8 @@ class Timings:
     select: float = 0.0
     prompt_eval: float = 0.0  # reading the prompt, up to the first token
     generate: float = 0.0  # writing the answer after the first token
-    verify: float = 0.0
+    verify: float = 0.0  # checking the answer, a second look included
+    second_look: float = 0.0  # asking again one passage at a time (0 when not needed)
     first_token: float = 0.0  # from the call to the first streamed text
     total: float = 0.0
 

@@ -23,8 +23,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from . import constraints as qc
+from .guard import is_instruction
 from .prompt import NOT_FOUND
-from .text import content_terms, normalize, numbers, words
+from .roles import question_role, role_conflict
+from .text import content_terms, normalize, numbers, split_sentences, words
 from .types import Passage
 
 CITE = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -53,14 +56,14 @@ TIME_WORDS = frozenset(MONTHS + "today yesterday tomorrow week weeks month month
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # verified | repaired | refused | failed
+    status: str  # verified | repaired | rescued (by a second look) | refused | failed
     text: str  # the answer with its citations checked (and repaired where that was possible)
     cited: tuple[int, ...]  # passage numbers the final text cites, in order of first use
     reason: str = ""  # why it failed or what was repaired
 
     @property
     def ok(self) -> bool:
-        return self.status in ("verified", "repaired")
+        return self.status in ("verified", "repaired", "rescued")
 
 
 def is_refusal(text: str) -> bool:
@@ -77,10 +80,10 @@ def tidy(text: str) -> str:
 
 
 def split_answer(text: str) -> list[str]:
-    """Answer sentences, each keeping the citations that follow it: "A [1]. B. [2]" -> 2 parts."""
-    parts = re.split(r"(?<=[.!?”\"])\s+(?=[A-Z“\"])", text.strip())
+    """Answer sentences, each keeping the citations that follow it: "A [1]. B. [2]" -> 2 parts.
+    Names with initials stay whole ("Mary K. Lee")."""
     out: list[str] = []
-    for part in parts:
+    for part in split_sentences(text.strip()):
         if out and CITE.fullmatch(part.strip().rstrip(".")):
             out[-1] += " " + part.strip()
         else:
@@ -145,23 +148,39 @@ def _name_found(name: str, vocabulary: set[str]) -> bool:
 
 @dataclass(frozen=True)
 class Asked:
-    """What the question itself says: the user's words may be echoed without support."""
+    """What the question itself says: the user's words may be echoed without support, and the
+    details it pins down must hold in whatever the answer cites."""
 
     words: frozenset[str]
     terms: frozenset[str]
     numbers: frozenset[str]
+    question: str = ""
+    constraints: tuple = ()
 
     @classmethod
     def of(cls, question: str) -> "Asked":
         return cls(frozenset(words(question)), frozenset(content_terms(question)),
-                   frozenset(passage_numbers(question)))
+                   frozenset(passage_numbers(question)), question, tuple(qc.constraints(question)))
+
+    def role_claim(self, sentence: str) -> str:
+        """For "Who <verb> ...?" answered with a bare name, the sentence that answer asserts."""
+        plain = CITE.sub("", sentence).strip()
+        groups = name_groups(plain)
+        if not groups or len(plain.split()) > len(groups[0]) + 3:
+            return ""
+        return question_role(self.question, [frozenset(groups[0])])
 
 
 def support(sentence: str, cited: Passage | list[Passage], asked: Asked) -> str:
-    """'' when the cited passage (or passages, together) supports the sentence, else what is missing."""
+    """'' when the cited passage (or passages, together) supports the sentence, else what is missing.
+
+    Numbers and quoted words must be in the passage itself; other words may come from its context
+    (the sentence before, the title, the date), where a pronoun's subject often sits.
+    """
     ps = cited if isinstance(cited, list) else [cited]
     label = "passage " + "+".join(str(p.n) for p in ps)
     text = " ".join(p.text for p in ps)
+    context = "\n".join(p.context for p in ps)
     nums, names, terms = facts(sentence)
     have_nums = passage_numbers(text)
     for n in sorted(nums - asked.numbers):  # the user's own numbers may be echoed
@@ -169,7 +188,7 @@ def support(sentence: str, cited: Passage | list[Passage], asked: Asked) -> str:
             return f"the number {n} is not in {label}"
     # Names must come from the cited article or the question; a quote's speaker from the passage itself
     # (or the sentence before it), so a quotation is never pinned on the wrong person.
-    known = set(asked.words).union(*(_article_words(p.doc.text) for p in ps))
+    known = set(asked.words).union(*(_article_words(p.doc.text + " " + p.doc.title) for p in ps))
     for group in name_groups(sentence):
         for name in group:
             if not _name_found(name, known):
@@ -183,17 +202,42 @@ def support(sentence: str, cited: Passage | list[Passage], asked: Asked) -> str:
         speaker_names = [w for w in words(speaker) if w not in NOT_NAMES]
         if speaker_names and not any(_name_found(w, nearby) for w in speaker_names):
             return f"{label} does not quote {speaker}"
-    present = set(content_terms(text))
+    present = set(content_terms(context))
     name_terms = {t for nm in names for t in content_terms(nm)}
     new_terms = terms - asked.terms - name_terms
-    if len(new_terms) >= 2 and len(new_terms & present) / len(new_terms) < 0.5:
+    if new_terms and len(new_terms & present) / len(new_terms) < 0.5:
         return f"{label} does not mention {', '.join(sorted(new_terms - present)[:4])}"
     # the passage must also be about what the sentence asserts, echoed words included: "the US draft
     # would cap it at 100,000" is not supported by "Russia called for ... under 100,000"
     claimed = terms - name_terms
     if nums and len(claimed) >= 3 and len(claimed & present) / len(claimed) < 0.4:
         return f"{label} is not about {', '.join(sorted(claimed - present)[:4])}"
+    # who did what to whom: the answer's doers must be the passage's
+    conflict = role_conflict(plain, " ".join(p.text for p in ps)) or \
+        (role_conflict(asked.role_claim(sentence), text) if asked.role_claim(sentence) else "")
+    if conflict:
+        return f"{label}: {conflict}"
     return ""
+
+
+def keeps_to_question(cited: list[Passage], asked: "Asked") -> str:
+    """'' when the cited passages, read in context, hold every detail the question pins down
+    (its years, dates, ordinals, numbers and qualifiers; its names in the cited articles)."""
+    if not asked.constraints or not cited:
+        return ""
+    label = "passage " + "+".join(str(p.n) for p in cited)
+    absent = qc.missing(asked.constraints, "\n".join(p.context for p in cited), qc.HARD)
+    articles = "\n".join(dict.fromkeys(f"{p.doc.title} {p.doc.outlet}\n{p.doc.text}" for p in cited))
+    absent += qc.missing(asked.constraints, articles, qc.SOFT)
+    if not absent:
+        return ""
+    instead = [a for c in absent for a in qc.alternatives(c, [p.context for p in cited])]
+    return f"{label} is not about {qc.describe(absent)}" + (f" (it gives {', '.join(instead)})" if instead else "")
+
+
+def quoted_from(span: str, text: str) -> bool:
+    """True when a span copies the passage's words (allowing for punctuation and small slips)."""
+    return bool(words(span)) and _quoted_in(span, text)
 
 
 def _quoted_in(quoted: str, text: str) -> bool:
@@ -246,6 +290,8 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
     text = tidy(answer)
     if is_refusal(text):
         return Verdict("refused", text, (), "the model found no answer in the passages")
+    if is_instruction(CITE.sub("", text)):
+        return Verdict("failed", text, (), "the answer carries instructions, not facts")
     by_n = {p.n: p for p in passages}
     kind = expected_kind(question)
     if kind and not has_kind(text, kind, question):
@@ -259,6 +305,7 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
     sentences = split_answer(text)
     if len(sentences) > 1 and not re.search(r"[.!?”\"\]]\s*$", sentences[-1]):
         sentences = sentences[:-1]  # cut off by the token limit: keep the complete sentences
+    plains: list[str] = []
     for sentence in sentences:
         plain = CITE.sub("", sentence).strip()
         if not re.search(r"\w", plain):
@@ -277,22 +324,69 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
             if not alternatives:
                 reason = next(iter(problems.values()), "") or _why_unsupported(plain, passages, asked)
                 return Verdict("failed", text, (), reason)
-            good = alternatives[:1]
+            kept = [n for n in alternatives if not keeps_to_question([by_n[n]], asked)]
+            good = (kept or alternatives)[:1]
             repaired.append(f"cited [{good[0]}] for: {plain[:60]}")
         for n in good:
             if n not in cited_order:
                 cited_order.append(n)
-        marks = "".join(f" [{n}]" for n in good)
-        end = plain[-1] if plain[-1] in ".!?" else ""
-        body = plain[:-1].rstrip() if end else plain
-        if body.endswith(("”", '"')) and end == ".":
-            out_sentences.append(f"{body}{marks}.")
-        else:
-            out_sentences.append(f"{body}{marks}{end or '.'}")
+        plains.append(plain)
+        out_sentences.append((plain, good))
     if not out_sentences:
         return Verdict("failed", text, (), "the answer has no text")
-    final = " ".join(out_sentences)
+    off = keeps_to_question([by_n[n] for n in cited_order], asked)
+    if off:
+        # the answer may be right and merely cite the wrong passage: one that supports every
+        # sentence and keeps to the question will do; otherwise the answer is about something else
+        fits = [p.n for p in passages if not keeps_to_question([p], asked)
+                and all(not support(pl, p, asked) for pl in plains)]
+        if not fits:
+            return Verdict("failed", text, (), off)
+        out_sentences = [(pl, [fits[0]]) for pl, _ in out_sentences]
+        cited_order = [fits[0]]
+        repaired.append(f"cited [{fits[0]}], which keeps to the question")
+    final = " ".join(_with_marks(complete_form(pl, [by_n[n] for n in good], kind), good)
+                     for pl, good in out_sentences)
     return Verdict("repaired" if repaired else "verified", final, tuple(cited_order), "; ".join(repaired))
+
+
+def _with_marks(plain: str, cited: list[int]) -> str:
+    marks = "".join(f" [{n}]" for n in cited)
+    end = plain[-1] if plain[-1] in ".!?" else ""
+    body = plain[:-1].rstrip() if end else plain
+    if body.endswith(("”", '"')) and end == ".":
+        return f"{body}{marks}."
+    return f"{body}{marks}{end or '.'}"
+
+
+_MONTH_ALT = "|".join(sorted({f for forms in qc.MONTH_FORMS.values() for f in forms}, key=len, reverse=True))
+_FULL_DATE = re.compile(rf"\b(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?({_MONTH_ALT})\.?\s+(\d{{1,2}})"
+                        rf"(?:st|nd|rd|th)?,?\s+((?:1[5-9]|20)\d\d)\b", re.I)
+_SCALED = re.compile(r"([$€£¥]?)\s?(\d[\d,]*(?:\.\d+)?)\s?(percent|per cent|%|thousand|million|billion|trillion|"
+                     r"bn)?", re.I)
+
+
+def complete_form(sentence: str, cited: list[Passage], kind: str = "") -> str:
+    """The answer's dates and figures as full as the passage gives them: "Nov. 15" -> "Nov. 15, 2024"
+    when the passage has the year; "3.2" -> "$3.2 billion" when it has the currency and scale."""
+    text = " ".join(normalize(p.text) for p in cited)
+    for m in _FULL_DATE.finditer(text):
+        month, day, year = m.group(1).lower().rstrip("."), m.group(2), m.group(3)
+        month_forms = next((f for f in qc.MONTH_FORMS.values() if month in f), (month,))
+        pattern = rf"\b(?:{'|'.join(month_forms)})\.?\s+{day}(?:st|nd|rd|th)?\b(?!,?\s+\d{{4}})"
+        if year not in sentence:
+            sentence = re.sub(pattern, lambda a: a.group() + f", {year}", sentence, count=1, flags=re.I)
+    given = {(m.group(2).replace(",", ""), (m.group(1) or ""), (m.group(3) or "").lower()) for m in _SCALED.finditer(text)}
+    for m in list(_SCALED.finditer(sentence))[::-1]:
+        number = m.group(2).replace(",", "")
+        if m.group(1) or m.group(3):
+            continue
+        full = next(((cur, scale) for n, cur, scale in given if n == number and (cur or scale)), None)
+        if full and len(number) < 5:
+            cur, scale = full
+            scale = {"%": "%", "per cent": " per cent"}.get(scale, f" {scale}" if scale else "")
+            sentence = sentence[:m.start()] + f"{cur}{m.group(2)}{scale}" + sentence[m.end():]
+    return sentence
 
 
 def best_quote(answer: str, passages: list[Passage], question: str, min_cover: float = 0.5) -> Passage | None:

@@ -130,7 +130,8 @@ def test_sentences_keep_their_trailing_citations():
 
 
 def test_measures_and_conflicting_figures_across_articles():
-    assert [(n, fam) for n, fam, _ in measures("a range of up to 2,500 kilometers")] == [("2500", "distance")]
+    assert [(n, fam) for n, fam, _ in measures("a range of up to 2,500 kilometers")] == [("2500", "[length]")]
+    assert measures("about 995 miles")[0][1] == measures("2,500 km")[0][1]  # one dimension, other units
     ps = [passage(1, OTHER, OTHER.text), passage(2, THIRD, THIRD.text)]
     q = "What is the range of a Tomahawk missile?"
     assert find_conflict("Tomahawks have a range of about 995 miles [1].", (1,), ps, q).n == 2
