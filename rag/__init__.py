@@ -2,7 +2,7 @@
 
     >>> from rag import RAG
     >>> bot = RAG.load()                      # doctest: +SKIP
-    >>> bot.ask("What cap on Ukraine's military did the first US draft propose?").text   # doctest: +SKIP
+    >>> bot.ask("What cap did the first draft propose?").text   # doctest: +SKIP
     'The initial US draft would cap it at 600,000 personnel [1].'
 
 Importing this package loads no model: models load on first use and are reused.

@@ -40,7 +40,8 @@ can could would should will the a an in on at according and but also if list nam
 # Capitalised words that are not names in a question: titles and generic words.
 NOT_ENTITY = frozenset("""i the a an he she it they we you his her its their this that these those there
 mr mrs ms dr president prime minister secretary senator leader chief ceo chairman king queen
-according article articles report reports story news passage passages""".split()) | frozenset(MONTHS) | \
+according article articles report reports story news passage passages""".split()) | \
+    frozenset(f for forms in MONTH_FORMS.values() for f in forms) | \
     frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _ENTITY = re.compile(r"[A-Z][\w'’.&-]*(?:\s+(?:of|de|la|van|von|the|and|&)?\s*[A-Z][\w'’.&-]*)*")
 

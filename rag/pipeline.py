@@ -1,8 +1,8 @@
 """The RAG object: retrieve -> select -> prompt -> generate -> verify, plus document management.
 
     bot = RAG.load()                                  # builds the index if it is missing
-    answer = bot.ask("What cap did the first US draft propose?")
-    for piece in bot.stream("Who is Dmitriev?"):      # text pieces, then the final Answer
+    answer = bot.ask("What cap did the first draft propose?")
+    for piece in bot.stream("Who is the mayor?"):      # text pieces, then the final Answer
         ...
 """
 
@@ -39,7 +39,7 @@ class AddResult:
     path: str
     status: str  # added | replaced | unchanged | skipped
     doc_id: str = ""
-    reason: str = ""
+    reason: str = ""  # why it was skipped, or what was dropped on the way in (an unsafe URL)
 
 
 class RAG:
@@ -227,6 +227,11 @@ class RAG:
               config: Config) -> tuple[str, str] | None:
         """(text, verdict) when the question can be declined before generating: it rests on a number
         or a name no article has, nothing matches it, or no passage keeps to its details."""
+        if absent and found.passages:
+            instead = [a for c in absent for a in qc.alternatives(c, [p.context for p in found.passages])]
+            text = f"{DECLINE} Nothing I found is about {qc.describe(absent)}"
+            text += f"; the passages mention {', '.join(instead)}." if instead else "."
+            return text, f"declined: no passage keeps to {qc.describe(absent)}"
         foreign = sorted(n for n in numbers(standalone) if len(n) >= 2 and n not in index.numbers)
         if foreign:
             return (f"{DECLINE} They never mention {foreign[0]}, so I can't answer a question built on it.",
@@ -238,11 +243,6 @@ class RAG:
         if not found.passages or found.relevance < config.min_relevance:
             return (DECLINE + " Nothing in them matches this question.",
                     f"declined: best passage relevance {found.relevance:.2f} is below {config.min_relevance:.2f}")
-        if absent:
-            instead = [a for c in absent for a in qc.alternatives(c, [p.context for p in found.passages])]
-            text = f"{DECLINE} Nothing I found is about {qc.describe(absent)}"
-            text += f"; the passages mention {', '.join(instead)}." if instead else "."
-            return text, f"declined: no passage keeps to {qc.describe(absent)}"
         return None
 
     def _settle(self, answer: Answer, found: Retrieval, index: Index, gen: Generator, config: Config) -> None:
@@ -365,7 +365,7 @@ class RAG:
                 current[doc.id] = doc
                 by_hash[doc.sha256] = doc.id
                 changed = True
-                results.append(AddResult(str(path), status, doc.id))
+                results.append(AddResult(str(path), status, doc.id, reason="; ".join(doc.warnings)))
             if changed:
                 self._replace_documents(base, list(current.values()), progress)
             return results
@@ -440,11 +440,16 @@ def check_question(question: str, max_chars: int = 1000) -> str:
 
 
 def _clean_history(history) -> list[tuple[str, str]]:
+    """Earlier turns as (question, answer) pairs; InputError for any other shape."""
+    if history is None:
+        return []
+    if not isinstance(history, (list, tuple)):
+        raise InputError(f"history must be a list of (question, answer) pairs of text, not {type(history).__name__}")
     out = []
-    for turn in history or []:
+    for turn in history:
         if isinstance(turn, dict):  # gradio "messages" format is handled by the app; accept pairs here
             continue
-        if len(turn) == 2 and all(isinstance(x, str) for x in turn):
+        if isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(x, str) for x in turn):
             out.append((turn[0], turn[1]))
         else:
             raise InputError("history must be a list of (question, answer) pairs of text")

@@ -42,8 +42,8 @@ EXAMPLES = [
 
 
 def format_passages(passages: list[Passage]) -> str:
-    """One line a passage, text only: given outlet names, small models answer "Chicago Tribune"
-    to "in which city ...?". Sources are shown to the user from the citations instead. A passage's
+    """One line a passage, text only: given outlet names, small models answer with the outlet's
+    city to "in which city ...?". Sources are shown to the user from the citations instead. A passage's
     note (its article's date or title) comes first when the question's details sit there."""
     return "\n".join(f"[{p.n}] {f'({p.note}) ' if p.note else ''}{' '.join(p.text.split()).strip('*# ')}"
                      for p in passages)

@@ -79,7 +79,7 @@ def query_terms(index: Index, question: str) -> QueryTerms:
 
 
 def _fuzzy(term: str, vocab: tuple[str, ...]) -> list[str]:
-    """Index terms within a small edit distance: "witkof" -> ["witkoff"]."""
+    """Index terms within a small edit distance: "brandtt" -> ["brandt"]."""
     from rapidfuzz import fuzz, process
 
     matches = process.extract(term, vocab, scorer=fuzz.ratio, limit=3, score_cutoff=80)
@@ -189,7 +189,7 @@ def _unknown_idf(index: Index) -> float:
 def _window(index: Index, doc_id: str, a: int, b: int, max_words: int) -> tuple[int, int]:
     """A sentence plus the neighbour it needs to be understood.
 
-    Backwards when it starts with a pronoun or connective ("He’s met with Putin five times") or is
+    Backwards when it starts with a pronoun or connective ("She’s met with the mayor five times") or is
     short; forwards when the next sentence is the quote it announces (“...,” he said).
     """
     text = index.documents[doc_id].text

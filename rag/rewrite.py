@@ -3,8 +3,8 @@
 A follow-up is detected by rules (pronouns that point back, "what about ...", very short questions).
 The generator rewrites it when one is loaded; the rules below are the fallback and need no model:
 
-    >>> rule_rewrite("When was he blacklisted?", [("Who is Kirill Dmitriev?", "He heads Russia's sovereign wealth fund.")])
-    'When was Kirill Dmitriev blacklisted?'
+    >>> rule_rewrite("When was he elected?", [("Who is Omar Haddad?", "He heads the city's port authority.")])
+    'When was Omar Haddad elected?'
     >>> rule_rewrite("What about the European counterproposal?", [("What cap did the US draft propose?", "600,000 [1].")])
     'What cap did the US draft propose? What about the European counterproposal?'
 """
@@ -48,7 +48,7 @@ def is_followup(question: str, history: list[tuple[str, str]] | None) -> bool:
 
 
 def entities(text: str) -> list[str]:
-    """Capitalised name sequences, in order: "Steve Witkoff met Putin" -> ["Steve Witkoff", "Putin"]."""
+    """Capitalised name sequences, in order: "Lena Brandt met Soto" -> ["Lena Brandt", "Soto"]."""
     out = []
     for m in _ENTITY.finditer(text):
         parts = m.group().split()
@@ -73,7 +73,7 @@ def rule_rewrite(question: str, history: list[tuple[str, str]]) -> str:
     if pronoun and not ELLIPSIS.match(q):
         asked = entities(last_q)
         answered = entities(last_a)
-        # "Who did Trump tap ...?" -> the answer names the person; "Who is Kirill Dmitriev?" -> the question does
+        # "Who did the mayor pick ...?" -> the answer names the person; "Who is Omar Haddad?" -> the question does
         if re.match(r"\s*who\b", last_q, re.I) and answered and not re.match(r"\s*who (is|was)\b", last_q, re.I):
             target = answered[0]
         else:

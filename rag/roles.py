@@ -1,7 +1,7 @@
 """Who did what to whom: an answer must give each person the role its passage gives them.
 
-Names and words that occur in the passage are not enough: "Putin gave Witkoff a portrait" and
-"Witkoff gave Putin a portrait" share every word. For each verb the answer puts after a name
+Names and words that occur in the passage are not enough: "Ann Lee gave Bo Chen a medal" and
+"Bo Chen gave Ann Lee a medal" share every word. For each verb the answer puts after a name
 (its doer), the passage is read the same way, passives included ("led by X" makes X the doer):
 when the passage gives that verb a doer, and never the answer's, the answer has swapped or
 misplaced a role. Pronoun doers ("he said") are unknown, and an unknown never rejects.

@@ -151,10 +151,13 @@ def recover(folder: Path) -> None:
     pointer = read_pointer(folder)
     if pointer is None or not leftovers(folder, pointer):
         return
-    with writing(folder, timeout=0) as got:
-        pointer = read_pointer(folder) if got else None
-        if pointer is not None:
-            collect(folder, pointer)
+    try:
+        with writing(folder, timeout=0) as got:
+            pointer = read_pointer(folder) if got else None
+            if pointer is not None:
+                collect(folder, pointer)
+    except OSError:  # a read-only folder: reading it is still fine
+        pass
 
 
 def version_folders(folder: Path) -> list[Path]:

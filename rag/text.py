@@ -4,8 +4,8 @@ Stored text is never changed; these functions build *views* of it for matching.
 
     >>> normalize("capped at 600, 000 “in peacetime”")
     'capped at 600,000 "in peacetime"'
-    >>> words("Ukraine’s 100, 000 troops")
-    ['ukraine', 's', '100000', 'troops']
+    >>> words("Zorvik’s 100, 000 panels")
+    ['zorvik', 's', '100000', 'panels']
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ IRREGULAR = {form: base for base, forms in {
 def content_terms(text: str) -> list[str]:
     """Stemmed words that carry meaning (no stop words), in order, duplicates kept.
 
-    >>> content_terms("Trump and Zelenskyy spoke twice over the weekend")
-    ['trump', 'zelenskyy', 'speak', 'twice', 'weekend']
+    >>> content_terms("Brandt and Soto spoke twice over the weekend")
+    ['brandt', 'soto', 'speak', 'twice', 'weekend']
     """
     st = _stemmer()
     return [st.stemWord(IRREGULAR.get(w, w)) for w in words(text) if w not in STOPWORDS]

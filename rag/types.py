@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,12 @@ class Passage:
         return context_of(self.doc, self.start, self.end)
 
 
+@lru_cache(maxsize=2048)
 def context_of(doc: Document, start: int, end: int, before: int = 400) -> str:
+    """The title, the date and the text around [start, end), less any line that talks to the assistant."""
+    from .guard import is_instruction
+    from .text import sentence_spans
+
     text = doc.text
     para_start = text.rfind("\n", 0, start) + 1
     para_end = text.find("\n", end)
@@ -83,7 +89,9 @@ def context_of(doc: Document, start: int, end: int, before: int = 400) -> str:
     para_start = max(para_start, start - 3 * before)  # a text with no paragraph breaks: stay near the passage
     para_end = min(para_end, end + 2 * before)
     dated = f"{doc.published} {_spelled_date(doc.published)}".strip()
-    return f"{doc.title}\n{dated}\n{text[para_start:para_end]}"
+    around = text[para_start:para_end]
+    kept = " ".join(around[a:b] for a, b in sentence_spans(around) if not is_instruction(around[a:b]))
+    return f"{doc.title}\n{dated}\n{kept}"
 
 
 def _spelled_date(iso: str) -> str:

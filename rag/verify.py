@@ -110,7 +110,7 @@ _NAME_RUN = re.compile(r"\b[A-Z][A-Za-z’']*[a-z][A-Za-z’']*(?:\s+[A-Z][A-Za-
 
 
 def name_groups(sentence: str) -> list[list[str]]:
-    """Runs of capitalised words, lower-cased: "Steve Witkoff met Putin" -> [["steve", "witkoff"], ["putin"]].
+    """Runs of capitalised words, lower-cased: "Lena Brandt met Soto" -> [["lena", "brandt"], ["soto"]].
 
     A capitalised first word counts only when it is not a common word ("Two times", "The draft").
     """
