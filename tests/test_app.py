@@ -127,7 +127,27 @@ def test_passages_show_before_the_answer_then_the_cited_ones_are_marked(config, 
     assert 'data-stage="retrieved"' not in final[1]  # the pending panel is replaced, not kept
 
 
-def test_a_stream_without_retrieval_shows_passages_at_the_end_and_never_retrieves_twice(bot, monkeypatch):
+class PlainStreamRAG(RAG):
+    """A pipeline whose stream never yields its Retrieval (and takes no `evidence` option)."""
+
+    def stream(self, question, history=None, **kw):
+        for item in super().stream(question, history, **kw):
+            if isinstance(item, (str, Answer)):
+                yield item
+
+
+def test_the_pipelines_own_evidence_option_shows_passages_first(bot, monkeypatch):
+    monkeypatch.setattr(bot, "retrieve", lambda *a, **k: pytest.fail("the app must not retrieve a second time"))
+    steps = run_respond(bot, "What would the initial US draft cap the military at?")
+    stages = [s[1] for s in steps if isinstance(s[1], str)]
+    assert 'data-stage="retrieved"' in stages[0] and 'data-stage="answered"' in stages[-1]
+
+
+def test_a_stream_without_retrieval_shows_passages_at_the_end_and_never_retrieves_twice(config, fake_embedder,
+                                                                                        monkeypatch):
+    from tests.conftest import ScriptedGenerator, extractive
+
+    bot = PlainStreamRAG.load(config, embedder=fake_embedder, generator=ScriptedGenerator(extractive))
     monkeypatch.setattr(bot, "retrieve", lambda *a, **k: pytest.fail("the app must not retrieve a second time"))
     steps = run_respond(bot, "What would the initial US draft cap the military at?")
     assert not any(isinstance(s[1], str) and 'data-stage="retrieved"' in s[1] for s in steps)
