@@ -44,6 +44,9 @@ def physical_cores() -> int:
         return os.cpu_count() or 1
 
 
+BUSY_TIMEOUT = 120.0  # seconds a question waits for the model before it is told to try again
+_LOAD_LOCK = threading.Lock()
+
 STOP = ["<|im_end|>", "<|endoftext|>", "\n\n", "Question:", "Passages:"]
 
 
@@ -67,8 +70,11 @@ class LlamaCppGenerator(LazyModel):
         return {"runtime": "llama.cpp", **self.resolved.identity()}
 
     def warm_up(self) -> None:
-        if self._llm is not None:
-            return
+        with _LOAD_LOCK:  # two first questions at once load the model once
+            if self._llm is None:
+                self._load()
+
+    def _load(self) -> None:
         llama_cpp = require("llama_cpp")
         gpu = self.n_gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0
         try:
@@ -109,8 +115,14 @@ class LlamaCppGenerator(LazyModel):
         return LogitsProcessorList([gate])
 
     def stream(self, messages: list[dict], max_tokens: int, usage: Usage) -> Iterator[str]:
+        """Stream the answer. The context is held only while pieces are wanted: a consumer that stops
+        early (closes the stream, or drops it) hands it back at once."""
         self.warm_up()
-        with self._lock:
+        if not self._lock.acquire(timeout=BUSY_TIMEOUT):
+            raise ModelError(f"the model has been busy for {BUSY_TIMEOUT:.0f} s with another answer. "
+                             f"Try again, or raise the app's concurrency only with more model contexts.")
+        chunks = None
+        try:
             chunks = self._llm.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, temperature=self.temperature, top_k=1,
                 top_p=1.0, min_p=0.0, repeat_penalty=1.0, stop=STOP, stream=True, seed=0,
@@ -132,6 +144,10 @@ class LlamaCppGenerator(LazyModel):
                     break
                 reused += 1
             usage.prompt_evaluated = usage.prompt_tokens - reused
+        finally:
+            if chunks is not None:
+                chunks.close()
+            self._lock.release()
 
 
 class TransformersGenerator(LazyModel):
