@@ -292,7 +292,9 @@ class Index:
 
 def read_documents(folder: Path) -> list[Document]:
     with open(Path(folder) / "documents.jsonl", encoding="utf-8") as f:
-        return [Document(**json.loads(line)) for line in f]
+        # JSON has no tuples: a tuple field (Document.warnings) comes back as a list
+        return [Document(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(line).items()})
+                for line in f]
 
 
 def saved_documents(folder: Path) -> list[Document]:

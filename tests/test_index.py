@@ -15,10 +15,15 @@ def build(corpus_dir, emb, **kw):
 
 
 def test_save_load_round_trip_keeps_everything(tmp_path, corpus_dir, fake_embedder):
-    index = build(corpus_dir, fake_embedder)
+    import dataclasses
+
+    docs = load_corpus(corpus_dir)
+    docs[0] = dataclasses.replace(docs[0], warnings=("url dropped: not http(s)",))
+    index = Index.build(docs, fake_embedder, 90, 1, corpus=corpus_fingerprint(corpus_dir))
     index.save(tmp_path / "index")
     loaded = Index.load(tmp_path / "index")
     assert loaded.manifest == index.manifest
+    assert loaded.documents == index.documents and len({hash(d) for d in loaded.documents.values()}) == 3
     assert [c.id for c in loaded.chunks] == [c.id for c in index.chunks]
     assert np.array_equal(loaded.chunk_vectors, index.chunk_vectors)
     assert np.array_equal(loaded.sentence_vectors, index.sentence_vectors)
