@@ -37,6 +37,7 @@ from rag.errors import RagError
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+SETS = {"questions": HERE / "questions.jsonl", "heldout": HERE / "heldout.jsonl"}  # ours, over the bundled articles
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,7 @@ class QuestionSet:
 
 def question_sets() -> dict[str, QuestionSet]:
     """Every named set, in report order: ours first, then each external set's dev and test."""
-    sets = {"questions": QuestionSet("questions", HERE / "questions.jsonl"),
-            "heldout": QuestionSet("heldout", HERE / "heldout.jsonl")}
+    sets = {name: QuestionSet(name, path) for name, path in SETS.items()}
     for name, info in external_sets().items():
         sets[name] = QuestionSet(name, info["path"], info["corpus_dir"], info["scoring"])
     return sets
