@@ -44,8 +44,23 @@ setup: $(INSTALLED)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# llama.cpp is compiled here (PyPI has no wheel). Not with -march=native: these CPUs advertise AMX,
+# which the virtual machines do not run (an Illegal instruction on the first long prompt), and a
+# native wheel left in pip's cache breaks on the next host. So: AVX2 (any x86-64 from 2013 on),
+# built once into our own wheel folder and installed from there.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE   := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_WHEELS  := $(HOME)/.cache/rag-news/wheels/llama-cpp-avx2
+LLAMA         := $(VENV)/.llama
+
+$(LLAMA): $(BIN)/python
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) wheel --quiet --no-deps --no-cache-dir -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(PIP) install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	touch $@
+
 # CPU torch first: a bare `torch` requirement would pull a CUDA build of several GB.
-$(INSTALLED): $(BIN)/python pyproject.toml
+$(INSTALLED): $(BIN)/python pyproject.toml $(LLAMA)
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
@@ -65,4 +80,4 @@ $(BROWSER): $(INSTALLED)
 	touch $@
 
 clean:
-	rm -rf $(VENV) index/manifest.json index/*.jsonl index/*.npy index/*.faiss index/lexical
+	rm -rf $(VENV) index/manifest.json index/*.jsonl index/*.npy index/*.faiss index/lexical index/v-* index/LOCK

@@ -123,7 +123,7 @@ class Runner:
         if key not in self.generators:
             self.generators[key] = make_generator(c.generator, c.cache_dir, c.device, c.n_threads,
                                                   c.n_ctx, c.n_gpu_layers, c.temperature, c.refusal_threshold)
-        bot._generators[c.generator] = self.generators[key]
+        bot.set_generator(self.generators[key], c.generator)
         return bot
 
 

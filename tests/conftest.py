@@ -144,7 +144,8 @@ def live_app(real_bot, tmp_path_factory):
 
     config = real_bot.config.replace(index_dir=tmp_path_factory.mktemp("app") / "index")
     bot = RAG.load(config, embedder=real_bot.embedder)
-    bot._generators.update(real_bot._generators)  # share the loaded models
+    for name in ("quality", "fast"):  # share the loaded models
+        bot.set_generator(real_bot.generator_for(name), name)
     demo = app_module.build_app(bot)
     demo.queue(default_concurrency_limit=4)
     with socket.socket() as s:
