@@ -19,7 +19,7 @@ from .config import Config
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import DocumentError, IndexMissing, IndexUnusable, InputError, RagError
 from .generate import Generator, Usage, make_generator
-from . import store
+from . import commits
 from .index import Index, corpus_fingerprint, load_corpus, saved_documents
 from .ingest import read_document
 from . import constraints as qc
@@ -68,7 +68,7 @@ class RAG:
         except IndexMissing:
             if not build_if_missing:
                 raise
-            with store.writing(config.index_dir):  # another process may be building it right now
+            with commits.writing(config.index_dir):  # another process may be building it right now
                 try:
                     index = Index.load(config.index_dir)
                 except IndexMissing:
@@ -311,7 +311,7 @@ class RAG:
         stat call. While this object is writing a change of its own, the last commit is used.
         """
         index = self.index
-        if index.stamp is None or store.stamp(self.config.index_dir) in (None, index.stamp):
+        if index.stamp is None or commits.stamp(self.config.index_dir) in (None, index.stamp):
             return index
         if not self._write_lock.acquire(blocking=False):
             return index  # a change of ours is being written; it replaces self.index when done
@@ -323,7 +323,7 @@ class RAG:
     def _latest_index(self) -> Index:
         """The latest committed index (read again if it changed); the caller holds self._write_lock."""
         index, c = self.index, self.config
-        if index.stamp is not None and store.stamp(c.index_dir) not in (None, index.stamp):
+        if index.stamp is not None and commits.stamp(c.index_dir) not in (None, index.stamp):
             fresh = Index.load(c.index_dir)
             fresh.check_compatible(self.embedder.identity(), c.chunk_words, c.chunk_overlap, None)
             self.index = index = fresh
@@ -345,7 +345,7 @@ class RAG:
                 read.append((path, read_document(path, max_mb=self.config.max_file_mb)))
             except DocumentError as exc:
                 read.append((path, exc))
-        with self._write_lock, store.writing(self.config.index_dir):
+        with self._write_lock, commits.writing(self.config.index_dir):
             base = self._latest_index()
             current = dict(base.documents)
             by_hash = {d.sha256: d.id for d in current.values()}
@@ -371,7 +371,7 @@ class RAG:
             return results
 
     def remove_document(self, doc_id: str) -> Document:
-        with self._write_lock, store.writing(self.config.index_dir):
+        with self._write_lock, commits.writing(self.config.index_dir):
             base = self._latest_index()
             current = dict(base.documents)
             if doc_id not in current:
@@ -390,7 +390,7 @@ class RAG:
 def build_index(config: Config, embedder: Embedder, progress: bool = False, keep_added: bool = True) -> Index:
     """Index every article in the corpus folder, keeping (unless keep_added is False) the articles
     added to the index with the app or `rag index add`, even when the old index no longer loads."""
-    with store.writing(config.index_dir):  # apply this to the latest commit; no writer in between
+    with commits.writing(config.index_dir):  # apply this to the latest commit; no writer in between
         docs = load_corpus(config.corpus_dir, config.max_file_mb)
         try:
             old = Index.load(config.index_dir)

@@ -1,4 +1,4 @@
-"""Crash safety and cross-process writers of the index folder (rag/store.py).
+"""Crash safety and cross-process writers of the index folder (rag/commits.py).
 
 Fast tier: a saving process is SIGKILLed at every step of a commit; a CLI add runs while a RAG object
 is open; fsync order; the old layout. Real tier: `rag index add` SIGKILLed at random moments.
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import store
+from rag import commits
 from rag.errors import RagError
 from rag.index import Index, corpus_fingerprint, load_corpus
 from rag.types import Document
@@ -53,7 +53,7 @@ SAVE_AND_STOP = f"""
 import sys, time
 from pathlib import Path
 sys.path.insert(0, {str(ROOT)!r})
-from rag import store
+from rag import commits
 from rag.index import Index
 from rag.types import Document
 from tests.conftest import HashEmbedder
@@ -63,7 +63,7 @@ def stop(name):
         print("at", name, flush=True)
         time.sleep(600)
 
-store.on_step = stop
+commits.on_step = stop
 old = Index.load(Path(sys.argv[1]))
 extra = Document("harbor", "Harbor reopens", "Harbor Daily", "2025-11-01", "", sys.argv[3], sha256="e" * 64)
 old.with_documents(list(old.documents.values()) + [extra], HashEmbedder()).save(Path(sys.argv[1]))
@@ -98,7 +98,7 @@ def assert_tidy(folder: Path) -> None:
 
 
 # --- a save killed at each step -------------------------------------------------------------------
-@pytest.mark.parametrize("step", store.STEPS)
+@pytest.mark.parametrize("step", commits.STEPS)
 def test_a_save_killed_at_any_step_leaves_the_old_or_the_new_index_whole(step, tmp_path, corpus_dir):
     """SIGKILL at each step of a commit: before the rename of manifest.json the old version loads,
     from it on the new one; the next load tidies the leftovers, and the next save works."""
@@ -120,7 +120,7 @@ def test_a_save_killed_at_any_step_leaves_the_old_or_the_new_index_whole(step, t
 
     index = Index.load(folder)
     after = {d.id: d.text for d in index.documents.values()}
-    committed = store.STEPS.index(step) >= store.STEPS.index("switched")
+    committed = commits.STEPS.index(step) >= commits.STEPS.index("switched")
     if committed:
         assert after == {**before, "harbor": EXTRA}
         assert any(c.doc_id == "harbor" for c in index.chunks)
@@ -145,13 +145,13 @@ def test_every_file_and_folder_is_fsynced_before_the_switch(tmp_path, corpus_dir
 
     events: list[tuple[str, int]] = []
     monkeypatch.setattr(os, "fsync", spy)
-    monkeypatch.setattr(store, "on_step", lambda name: events.append((name, len(synced))))
+    monkeypatch.setattr(commits, "on_step", lambda name: events.append((name, len(synced))))
     folder = tmp_path / "index"
     index = build(corpus_dir, HashEmbedder())
     index.save(folder)
 
     steps = dict(events)
-    assert [name for name, _ in events if name != "collecting"] == [s for s in store.STEPS if s != "collecting"]
+    assert [name for name, _ in events if name != "collecting"] == [s for s in commits.STEPS if s != "collecting"]
     data = folder / index.version
     before_switch = set(synced[:steps["pointer-written"]])
     everything = {str(p) for p in data.rglob("*")} | {str(data), str(folder)}
@@ -198,7 +198,7 @@ def test_a_cli_add_waits_for_the_writer_and_applies_its_change_to_the_latest_com
     article.write_text(EXTRA)
     ours = tmp_path / "bridge.md"
     ours.write_text("---\ntitle: Bridge opens\n---\n\nThe new river bridge opened to traffic on Friday.")
-    with store.writing(config.index_dir):
+    with commits.writing(config.index_dir):
         child = fake_cli("--announce", "index", "add", str(article), env=cli_env)
         try:
             assert read_line(child) == "adding"  # the child has loaded the index, without our change
@@ -220,20 +220,20 @@ def test_a_writer_that_cannot_get_the_lock_says_who_holds_it(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", f"""
 import sys, time
 sys.path.insert(0, {str(ROOT)!r})
-from rag import store
-with store.writing({str(folder)!r}):
+from rag import commits
+with commits.writing({str(folder)!r}):
     print("held", flush=True)
     time.sleep(60)
 """], stdout=subprocess.PIPE, text=True)
     try:
         assert read_line(holder) == "held"
         with pytest.raises(RagError, match=f"being changed by process {holder.pid}.*try again"):
-            with store.writing(folder, timeout=0.3):
+            with commits.writing(folder, timeout=0.3):
                 pass
     finally:
         holder.kill()
         holder.wait()
-    with store.writing(folder, timeout=5) as got:  # the kernel dropped the dead holder's lock
+    with commits.writing(folder, timeout=5) as got:  # the kernel dropped the dead holder's lock
         assert got
 
 
@@ -352,7 +352,7 @@ def test_soak_rag_index_add_sigkilled_at_random_moments(tmp_path):
     for i in range(1, 7):
         path = tmp_path / f"a{i}.md"
         path.write_text(article(i))
-        versions = {p.name for p in folder.iterdir() if store.VERSION.match(p.name)}
+        versions = {p.name for p in folder.iterdir() if commits.VERSION.match(p.name)}
         child = subprocess.Popen(rag + ["index", "add", str(path)], env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         if i % 2:  # anywhere in the run
@@ -362,7 +362,7 @@ def test_soak_rag_index_add_sigkilled_at_random_moments(tmp_path):
         else:  # during the commit
             delay = rng.uniform(0, 0.25)
             while child.poll() is None and {p.name for p in folder.iterdir()
-                                            if store.VERSION.match(p.name)} <= versions:
+                                            if commits.VERSION.match(p.name)} <= versions:
                 time.sleep(0.001)
             time.sleep(delay)
         killed = child.poll() is None
