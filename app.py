@@ -273,7 +273,11 @@ def build_app(bot: RAG) -> gr.Blocks:
         for path in progress.tqdm(files, desc="Indexing"):
             path = Path(path)
             name = re.sub(r"^[0-9a-f]{8,}_", "", path.name)
-            for r in bot.add_documents([path]):  # type and size are checked there, with the reason
+            try:
+                added = bot.add_documents([path])  # type and size are checked there, with the reason
+            except RagError as exc:  # the index could not be written: nothing was added
+                raise error(exc) from None
+            for r in added:
                 rows.append([name, r.status, r.doc_id, "; ".join(filter(None, [r.reason, *add_warnings(bot, r)]))])
         skipped = sum(1 for r in rows if r[1] == "skipped")
         if skipped:

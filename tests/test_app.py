@@ -216,3 +216,11 @@ def test_gradio_client_gets_a_cited_answer_from_the_running_app(live_app):
 
     with pytest.raises(Exception, match="empty"):
         client.predict("   ", [], "", api_name="/ask")
+
+
+def test_upload_results_carry_what_ingest_dropped(bot, tmp_path):
+    article = tmp_path / "bridge.md"
+    article.write_text('---\ntitle: Bridge\nurl: "javascript:alert(1)"\n---\n\nThe bridge opened on Tuesday.')
+    [result] = bot.add_documents([article])
+    assert result.status == "added" and bot.index.documents[result.doc_id].url == ""
+    assert any("javascript:alert(1)" in w and "dropped" in w for w in app_module.add_warnings(bot, result))
