@@ -144,9 +144,9 @@ def constraints(question: str) -> list[Constraint]:
     month_alt = "|".join(sorted({f for forms in MONTH_FORMS.values() for f in forms}, key=len, reverse=True))
     for m in re.finditer(rf"\b(?:({month_alt})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({month_alt})\b)",
                          q, re.I):
-        month = _month(m.group(1) or m.group(4))
-        day = str(int(m.group(2) or m.group(3)))
-        if month and 1 <= int(day) <= 31:
+        parsed = parse_date(m.group())
+        if parsed is not None:
+            month, day = MONTHS[parsed.month - 1], str(parsed.day)
             out.append(Constraint("date", m.group(), tuple((f, day) for f in MONTH_FORMS[month])))
             used.add(day)
     for m in re.finditer(r"\bq([1-4])\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter\b", q, re.I):
@@ -226,9 +226,21 @@ def _first_word_start(text: str) -> int:
     return m.start() if m else 0
 
 
-def _month(token: str | None) -> str | None:
-    t = (token or "").lower().rstrip(".")
-    return next((m for m, forms in MONTH_FORMS.items() if t in forms), None)
+def parse_date(text: str):
+    """A month-and-day mention as a date (dateutil's parser; year 2000 stands in for a missing one),
+    or None for what is no date ("May 40").
+
+    >>> parse_date("Nov. 15").month, parse_date("3rd of March").day, parse_date("Feb 30")
+    (11, 3, None)
+    """
+    import datetime as dt
+
+    from dateutil import parser
+
+    try:
+        return parser.parse(text.replace(" of ", " "), default=dt.datetime(2000, 1, 1))
+    except (ValueError, OverflowError):
+        return None
 
 
 def _ordinal_value(word: str) -> int:

@@ -44,7 +44,7 @@ def physical_cores() -> int:
         return os.cpu_count() or 1
 
 
-BUSY_TIMEOUT = 120.0  # seconds a question waits for the model before it is told to try again
+BUSY_TIMEOUT = 300.0  # seconds a question waits for the model before it is told to try again
 _LOAD_LOCK = threading.Lock()
 
 STOP = ["<|im_end|>", "<|endoftext|>", "\n\n", "Question:", "Passages:"]
