@@ -230,11 +230,25 @@ def summarize(rows: list[dict]) -> dict:
                    "completion_mean": _mean([r.get("completion_tokens", 0) for r in rows if "completion_tokens" in r])},
         "by_kind": {k: rate(v) for k, v in sorted(by_kind.items())},
         "citation_support": citation_support(rows),
+        "second_look": second_look(rows),
+        "off_question": sum(1 for r in rows if r.get("off_question")),
     }
     if any("em" in r for r in answerable):
         summary["squad"] = {"em": _mean([r.get("em", 0.0) for r in answerable]),
                             "f1": _mean([r.get("f1", 0.0) for r in answerable])}
     return summary
+
+
+def second_look(rows: list[dict]) -> dict:
+    """How many questions took the second look, how many it rescued, and what it cost them.
+
+    >>> second_look([{"timings": {"second_look": 1.0}, "verdict": "rescued: x"}, {"timings": {"second_look": 0.0}}])
+    {'share': 0.5, 'rescued': 1, 'p50_s': 1.0}
+    """
+    taken = [r["timings"]["second_look"] for r in rows if r.get("timings", {}).get("second_look", 0) > 0]
+    return {"share": len(taken) / len(rows) if rows else 0.0,
+            "rescued": sum(1 for r in rows if str(r.get("verdict", "")).startswith("rescued")),
+            "p50_s": percentile(taken, 50)}
 
 
 def _mean(values: list[float]) -> float:

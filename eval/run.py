@@ -127,6 +127,17 @@ class Runner:
         return bot
 
 
+def off_question(answer) -> str:
+    """For an answer that stands: '' when its cited passages keep to the question's constraints
+    (years, dates, qualifiers, names), else what they lack. Counted over every set in the report."""
+    from rag.verify import Asked, keeps_to_question
+
+    if answer.abstained:
+        return ""
+    cited = [p for p in answer.passages if p.n in {c.n for c in answer.citations}]
+    return keeps_to_question(cited, Asked.of(answer.standalone_question))
+
+
 def score(item: dict, text: str, abstained: bool, scoring: str = "alias") -> dict:
     """The row fields that judge one answer by its set's rule.
 
@@ -172,7 +183,7 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
                 passages=[p.text for p in answer.passages], seconds=answer.timings.total,
                 first_token=answer.timings.first_token, timings=vars(answer.timings),
                 prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
-                refusal_prob=answer.refusal_prob,
+                refusal_prob=answer.refusal_prob, off_question=off_question(answer),
             )
             row.update(score(item, answer.text, answer.abstained, scoring))
         row["evidence_rank"] = metrics.retrieval_ranks(row["passages"], row["evidence"]) if item["answerable"] else None
@@ -236,11 +247,13 @@ def table(runs: list[dict], by_set: bool) -> list[str]:
                 for r in runs for s in [r["summary"]]]
     elif by_set:
         head = ["set", "questions", "answerable right", "declined right", "citation support", "SQuAD EM", "SQuAD F1",
-                "evidence recall@4", "p50 s", "p95 s"]
+                "evidence recall@4", "off-question answers", "second look (rescued)", "p50 s", "p95 s"]
         rows = [[r["name"], f"{s['questions']} ({s['questions'] - s['answerable']} unanswerable)",
                  _pct(s["accuracy"]), _pct(s["declined_correctly"]), _pct(s["citation_support"]),
                  _pct(s["squad"]["em"]) if "squad" in s else "–", _pct(s["squad"]["f1"]) if "squad" in s else "–",
-                 _pct(s["retrieval"]["recall@4"]), f"{s['latency']['p50']:.2f}", f"{s['latency']['p95']:.2f}"]
+                 _pct(s["retrieval"]["recall@4"]), str(s.get("off_question", 0)),
+                 f"{_pct(s['second_look']['share'])} ({s['second_look']['rescued']})" if "second_look" in s else "–",
+                 f"{s['latency']['p50']:.2f}", f"{s['latency']['p95']:.2f}"]
                 for r in runs for s in [r["summary"]]]
     else:
         head = ["config", "generator", "retrieval", "answerable right", "declined right", "citation support",
