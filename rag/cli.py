@@ -42,16 +42,17 @@ def _config(args) -> Config:
 
 
 def cmd_index(args) -> int:
-    from .embed import SentenceTransformerEmbedder
+    from .embed import make_embedder
     from .errors import IndexUnusable
-    from .index import Index, corpus_fingerprint
+    from .index import corpus_fingerprint
+    from .store import open_index
     from .pipeline import RAG, build_index
 
     config = _config(args)
     if args.action == "build":
-        emb = SentenceTransformerEmbedder(config.embedder, config.cache_dir, config.device)
+        emb = make_embedder(config)
         try:
-            old = Index.load(config.index_dir)
+            old = open_index(config)
             old.check_compatible(emb.identity(), config.chunk_words, config.chunk_overlap,
                                  corpus_fingerprint(config.corpus_dir))
             reason = ""

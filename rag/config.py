@@ -14,6 +14,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -65,6 +66,10 @@ class Config:
     # --- index ---
     index_type: str = "auto"  # flat | hnsw | ivf | auto (exact below ivf_from chunks, else IVF)
     ivf_from: int = 250_000  # where exact search passes 20 ms p95 on 2 cores (eval/results/bench.md)
+    vector_store: str = "faiss"  # faiss (the index folder) | milvus (a Milvus collection; docs/deploy.md)
+    milvus_uri: str = ""  # vector_store = "milvus": a file path (Milvus Lite) or http://host:19530 (a server)
+    milvus_token: str = ""  # ... "user:password" or an API key, when the server wants one ($MILVUS_TOKEN if empty)
+    milvus_collection: str = "rag_news"  # ... name prefix of the collections (letters, digits, _)
 
     # --- retrieval ---
     retrieval: str = "hybrid"  # hybrid | lexical | dense
@@ -143,6 +148,7 @@ class Config:
             "fusion": ("weighted", "rrf"),
             "index_type": ("auto", "flat", "hnsw", "ivf"),
             "device": ("auto", "cpu", "cuda"),
+            "vector_store": ("faiss", "milvus"),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -167,6 +173,12 @@ class Config:
             _bad("temperature", self.temperature, "must be 0 or more", _default_fix("temperature"))
         if not math.isfinite(self.min_relevance):
             _bad("min_relevance", self.min_relevance, "must be a finite number", _default_fix("min_relevance"))
+        if self.vector_store == "milvus" and not self.milvus_uri.strip():
+            _bad("milvus_uri", self.milvus_uri, "must name a Milvus Lite file or a server when vector_store = \"milvus\"",
+                 'milvus_uri = "index/milvus.db"  (Milvus Lite) or "http://host:19530"')
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
+            _bad("milvus_collection", self.milvus_collection, "must be letters, digits and _, not starting with a digit",
+                 _default_fix("milvus_collection"))
         for name in ("embedder", "generator"):
             if not getattr(self, name).strip():
                 _bad(name, getattr(self, name), "must name a model", _default_fix(name))

@@ -80,3 +80,18 @@ class SentenceTransformerEmbedder(LazyModel):
         vectors = encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                          convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+
+def make_embedder(config) -> Embedder:
+    """The embedder `config.embedder` names: "openai:http://host:port/v1#model" for a server's
+    /embeddings (rag/openai_compat.py), else a sentence-transformers model run in-process.
+
+        >>> from rag.config import Config
+        >>> type(make_embedder(Config(embedder="openai:http://127.0.0.1:9/v1#e"))).__name__
+        'OpenAIEmbedder'
+    """
+    if config.embedder.startswith("openai:"):
+        from .openai_compat import OpenAIEmbedder
+
+        return OpenAIEmbedder(config.embedder)
+    return SentenceTransformerEmbedder(config.embedder, config.cache_dir, config.device)

@@ -212,12 +212,50 @@ class TransformersGenerator(LazyModel):
         usage.completion_tokens = int(result["out"].shape[1] - usage.prompt_tokens) if "out" in result else 0
 
 
-def make_generator(name: str, cache_dir: Path, device: str = "auto", n_threads: int = 0, n_ctx: int = 2048,
-                   n_gpu_layers: int = -1, temperature: float = 0.0, refusal_threshold: float = -1.0) -> Generator:
+def make_generator(config=None, name: str | None = None, *legacy, **legacy_kw) -> Generator:
+    """The generator a name stands for, configured from `config` (the registry of generators).
+
+    - "openai:http://host:port/v1#model": a model behind an OpenAI-compatible server (rag/openai_compat.py);
+    - anything else ("quality", "fast", "repo:file.gguf", a .gguf path): the GGUF in-process, through
+      llama.cpp wherever it can use the hardware, or transformers on a GPU llama.cpp was not built for.
+
+        >>> from rag.config import Config
+        >>> type(make_generator(Config(), "openai:http://127.0.0.1:9/v1#m")).__name__
+        'OpenAIGenerator'
+        >>> type(make_generator(Config(device="cpu"), "fast")).__name__
+        'LlamaCppGenerator'
+
+    The older call `make_generator(name, cache_dir, device, n_threads, ...)` still works.
+    """
+    from .config import Config
+
+    if isinstance(config, str):  # the older positional form: (name, cache_dir, device, n_threads, ...)
+        keys = ("cache_dir", "device", "n_threads", "n_ctx", "n_gpu_layers", "temperature", "refusal_threshold")
+        fields = dict(zip(keys, (name, *legacy)), **legacy_kw)
+        config, name = Config(**{k: v for k, v in fields.items() if v is not None}), config
+    config = config or Config()
+    name = name or config.generator
+    for prefix, factory in GENERATORS.items():
+        if name.startswith(prefix):
+            return factory(config, name)
+    return _local_generator(config, name)
+
+
+def _openai_generator(config, name: str) -> Generator:
+    from .openai_compat import OpenAIGenerator
+
+    return OpenAIGenerator(name, temperature=config.temperature)
+
+
+GENERATORS = {"openai:": _openai_generator}  # name prefix -> factory(config, name); the rest run in-process
+
+
+def _local_generator(config, name: str) -> Generator:
     """llama.cpp wherever it can use the hardware; transformers on a GPU that llama.cpp was not built for."""
     from .embed import pick_device
 
-    if pick_device(device) == "cuda":
+    c = config
+    if pick_device(c.device) == "cuda":
         try:
             import llama_cpp
 
@@ -225,11 +263,11 @@ def make_generator(name: str, cache_dir: Path, device: str = "auto", n_threads: 
         except ImportError:
             cuda_llama = False
         if not cuda_llama:
-            return TransformersGenerator(name, cache_dir, device="cuda", temperature=temperature)
+            return TransformersGenerator(name, c.cache_dir, device="cuda", temperature=c.temperature)
     from .models import refusal_threshold as calibrated
 
-    return LlamaCppGenerator(name, cache_dir, n_threads=n_threads, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers,
-                             temperature=temperature, refusal_threshold=calibrated(name, refusal_threshold))
+    return LlamaCppGenerator(name, c.cache_dir, n_threads=c.n_threads, n_ctx=c.n_ctx, n_gpu_layers=c.n_gpu_layers,
+                             temperature=c.temperature, refusal_threshold=calibrated(name, c.refusal_threshold))
 
 
 __all__ = ["Generator", "LlamaCppGenerator", "TransformersGenerator", "Usage", "make_generator"]

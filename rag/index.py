@@ -1,4 +1,8 @@
-"""The index: a self-describing folder with a manifest, chunks, vectors, a FAISS file and BM25.
+"""The index: the articles, their chunks and sentences, and a store that searches them.
+
+With the default store (FAISS + bm25s, rag/store.py) it is a self-describing folder with a
+manifest, chunks, vectors, a FAISS file and BM25; with `vector_store = "milvus"` the same data
+lives in a Milvus collection (rag/milvus.py) and only this module's build logic is shared.
 
     index/
       manifest.json         the commit point: format version, embedder identity, chunking, corpus
@@ -32,6 +36,7 @@ from . import __version__, commits
 from .chunk import chunk_document
 from .errors import IndexCorrupt, IndexMissing, IndexStale
 from .ingest import read_document, scan
+from .store import FaissStore, VectorStore
 from .text import content_terms, numbers, sha256
 from .types import Chunk, Document
 
@@ -59,17 +64,14 @@ def lexical_tokens(text: str) -> list[str]:
 
 
 class Index:
-    """In-memory view of an index folder. Build with `Index.build`, open with `Index.load`."""
+    """The articles, their chunks and sentences, and the store that searches them
+    (rag/store.py: FAISS + bm25s by default). Build with `Index.build`, open with `Index.load`."""
 
-    def __init__(self, manifest: dict, documents: dict[str, Document], chunks: list[Chunk],
-                 chunk_vectors: np.ndarray, sentence_vectors: np.ndarray, dense=None, lexical=None):
+    def __init__(self, manifest: dict, documents: dict[str, Document], chunks: list[Chunk], store: VectorStore):
         self.manifest = manifest
         self.documents = documents
         self.chunks = chunks
-        self.chunk_vectors = chunk_vectors
-        self.sentence_vectors = sentence_vectors
-        self._dense = dense
-        self._lexical = lexical
+        self.store = store
         self.version: str | None = None  # the committed version folder it was loaded from or saved as
         self.stamp: tuple | None = None  # commits.stamp() of that commit; None: not tied to a folder
 
@@ -91,24 +93,32 @@ class Index:
             found |= numbers(d.text) | numbers(d.published) | numbers(d.title)
         return found
 
-    @cached_property
+    # --- the store's data, for callers that read it directly (eval/bench.py, tests) -----------------
+    @property
+    def chunk_vectors(self) -> np.ndarray:
+        return self.store.vectors()[0]
+
+    @property
+    def sentence_vectors(self) -> np.ndarray:
+        return self.store.vectors()[1]
+
+    @property
     def dense(self):
-        if self._dense is None:
-            self._dense = make_faiss(self.chunk_vectors, self.manifest["index_type"])
-        return self._dense
+        return self.store.dense  # FaissStore only
 
-    @cached_property
+    @property
     def lexical(self):
-        if self._lexical is None:
-            self._lexical = make_bm25([lexical_tokens(c.text) for c in self.chunks])
-        return self._lexical
+        return self.store.lexical  # FaissStore only
 
-    @cached_property
+    @property
     def doc_freq(self) -> dict[str, int]:
-        """Chunks containing each lexical term, read from the BM25 matrix (CSC: one column a term)."""
-        indptr = np.asarray(self.lexical.scores["indptr"])
-        counts = np.diff(indptr)
-        return {term: int(counts[i]) for term, i in self.lexical.vocab_dict.items() if i < len(counts)}
+        return self.store.vocabulary
+
+    def search_dense(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.store.search_dense(query_vector, k)  # FaissStore only
+
+    def lexical_scores(self, terms: list[str]) -> np.ndarray:
+        return self.store.lexical_scores(terms)  # FaissStore only
 
     # --- building ---------------------------------------------------------------------------
     @classmethod
@@ -140,11 +150,13 @@ class Index:
             "documents_sha256": sha256(json.dumps(sorted(d.sha256 for d in documents))),
             "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
         }
-        return cls(manifest, docs, chunks, vectors[:len(chunks)], vectors[len(chunks):])
+        store = FaissStore(vectors[:len(chunks)], vectors[len(chunks):], chunks, manifest["index_type"])
+        return cls(manifest, docs, chunks, store)
 
     def vector_cache(self) -> dict[str, np.ndarray]:
-        cache = {sha256(c.text): v for c, v in zip(self.chunks, self.chunk_vectors)}
-        for s, v in zip(self.sentences, self.sentence_vectors):
+        chunk_vectors, sentence_vectors = self.store.vectors()
+        cache = {sha256(c.text): v for c, v in zip(self.chunks, chunk_vectors)}
+        for s, v in zip(self.sentences, sentence_vectors):
             cache[sha256(self.documents[s.doc_id].text[s.start:s.end])] = v
         return cache
 
@@ -167,8 +179,6 @@ class Index:
             self.version, self.stamp = commits.commit(folder, self.manifest, self._write)
 
     def _write(self, folder: Path) -> None:
-        import faiss
-
         with open(folder / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in self.documents.values():
                 f.write(json.dumps(asdict(d), ensure_ascii=False) + "\n")
@@ -178,10 +188,7 @@ class Index:
                 row = {"id": c.id, "doc_id": c.doc_id, "start": c.start, "end": c.end,
                        "sentences": [list(s) for s in c.sentences]}
                 f.write(json.dumps(row) + "\n")
-        np.save(folder / "chunk_vectors.npy", self.chunk_vectors)
-        np.save(folder / "sentence_vectors.npy", self.sentence_vectors)
-        faiss.write_index(self.dense, str(folder / "dense.faiss"))
-        self.lexical.save(str(folder / "lexical"), show_progress=False)
+        self.store.write(folder)
         # last: a version folder with its manifest is complete
         (folder / "manifest.json").write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False))
 
@@ -226,9 +233,6 @@ class Index:
     @classmethod
     def _read(cls, folder: Path, manifest: dict) -> "Index":
         try:
-            import bm25s
-            import faiss
-
             documents = {d.id: d for d in read_documents(folder)}
             chunks = []
             with open(folder / "chunks.jsonl", encoding="utf-8") as f:
@@ -237,17 +241,15 @@ class Index:
                     text = documents[r["doc_id"]].text[r["start"]:r["end"]]
                     chunks.append(Chunk(r["id"], r["doc_id"], r["start"], r["end"], text,
                                         tuple(tuple(s) for s in r["sentences"])))
-            chunk_vectors = np.load(folder / "chunk_vectors.npy")
-            sentence_vectors = np.load(folder / "sentence_vectors.npy")
-            dense = faiss.read_index(str(folder / "dense.faiss"))
-            lexical = bm25s.BM25.load(str(folder / "lexical"), show_progress=False, verbosity=0)
+            store = FaissStore.read(folder, chunks, manifest["index_type"])
         except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
             raise IndexCorrupt(f"the index at {folder} is damaged ({type(exc).__name__}: {exc}). "
                                f"Rebuild with: {REBUILD}") from None
-        index = cls(manifest, documents, chunks, chunk_vectors, sentence_vectors, dense, lexical)
+        index = cls(manifest, documents, chunks, store)
         counts = manifest.get("counts", {})
         actual = {"documents": len(documents), "chunks": len(chunks), "sentences": len(index.sentences)}
-        if (counts != actual or len(chunk_vectors) != len(chunks) or dense.ntotal != len(chunks)
+        chunk_vectors, sentence_vectors = store.vectors()
+        if (counts != actual or len(chunk_vectors) != len(chunks) or store.dense.ntotal != len(chunks)
                 or len(sentence_vectors) != len(index.sentences)):
             raise IndexCorrupt(f"the index at {folder} is inconsistent (manifest {counts}, files {actual}, "
                                f"{len(chunk_vectors)} vectors). Rebuild with: {REBUILD}")
@@ -271,23 +273,6 @@ class Index:
             changed = sorted(set(old) ^ set(new) | {k for k in old.keys() & new.keys() if old[k] != new[k]})
             raise IndexStale(f"the articles in {corpus['dir']} changed since the index was built "
                              f"({', '.join(changed) or 'folder moved'}). Rebuild with: {REBUILD}")
-
-    # --- search primitives ------------------------------------------------------------------
-    def search_dense(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, len(self.chunks))
-        if k == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        scores, ids = self.dense.search(query_vector.reshape(1, -1).astype(np.float32), k)
-        keep = ids[0] >= 0
-        return scores[0][keep], ids[0][keep]
-
-    def lexical_scores(self, terms: list[str]) -> np.ndarray:
-        if not self.chunks:
-            return np.zeros(0, np.float32)
-        ids = self.lexical.get_tokens_ids(terms)
-        if not ids:
-            return np.zeros(len(self.chunks), np.float32)
-        return np.asarray(self.lexical.get_scores_from_ids(ids), dtype=np.float32)
 
 
 def read_documents(folder: Path) -> list[Document]:
@@ -387,7 +372,7 @@ def load_corpus(folder: Path, max_mb: float = 20.0) -> list[Document]:
 
 
 README = ("# The index folder\n\nGenerated by `rag index build`; do not edit. Files:\n\n```\n"
-          + "\n".join(line[4:] for line in __doc__.split("\n\n")[1].splitlines())
+          + "\n".join(line[4:] for line in next(p for p in __doc__.split("\n\n") if p.startswith("    index/")).splitlines())
           + "\n```\n\nThe loader refuses an index whose manifest does not match the configuration, "
             "and names the command that rebuilds it.\n\nEvery change is a commit (rag/commits.py): the new "
             "version folder is written and fsynced, then `manifest.json` is replaced by a rename, so a "

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from .config import Config
-from .embed import Embedder, SentenceTransformerEmbedder
+from .embed import Embedder, make_embedder
 from .errors import DocumentError, IndexMissing, IndexUnusable, InputError, RagError
 from .generate import Generator, Usage, make_generator
-from . import commits
+from .store import index_stamp, open_index, save_index, writing
 from .index import Index, corpus_fingerprint, load_corpus, saved_documents
 from .ingest import read_document
 from . import constraints as qc
@@ -61,16 +61,16 @@ class RAG:
         Models load lazily: the embedder on the first question, the generator on the first answer.
         """
         config = config or Config()
-        embedder = embedder or SentenceTransformerEmbedder(config.embedder, config.cache_dir, config.device)
+        embedder = embedder or make_embedder(config)
         corpus = corpus_fingerprint(config.corpus_dir) if config.corpus_dir.is_dir() else None
         try:
-            index = Index.load(config.index_dir)
+            index = open_index(config)
         except IndexMissing:
             if not build_if_missing:
                 raise
-            with commits.writing(config.index_dir):  # another process may be building it right now
+            with writing(config):  # another process may be building it right now
                 try:
-                    index = Index.load(config.index_dir)
+                    index = open_index(config)
                 except IndexMissing:
                     index = build_index(config, embedder, progress=progress)
             index.check_compatible(embedder.identity(), config.chunk_words, config.chunk_overlap, corpus)
@@ -89,8 +89,7 @@ class RAG:
         with self._load_lock:
             if name not in self._generators:
                 c = self.config
-                self._generators[name] = make_generator(name, c.cache_dir, c.device, c.n_threads, c.n_ctx,
-                                                        c.n_gpu_layers, c.temperature, c.refusal_threshold)
+                self._generators[name] = make_generator(config=self.config, name=name)
             return self._generators[name]
 
     def set_generator(self, generator: Generator, name: str | None = None) -> None:
@@ -311,7 +310,7 @@ class RAG:
         stat call. While this object is writing a change of its own, the last commit is used.
         """
         index = self.index
-        if index.stamp is None or commits.stamp(self.config.index_dir) in (None, index.stamp):
+        if index.stamp is None or index_stamp(self.config) in (None, index.stamp):
             return index
         if not self._write_lock.acquire(blocking=False):
             return index  # a change of ours is being written; it replaces self.index when done
@@ -323,8 +322,8 @@ class RAG:
     def _latest_index(self) -> Index:
         """The latest committed index (read again if it changed); the caller holds self._write_lock."""
         index, c = self.index, self.config
-        if index.stamp is not None and commits.stamp(c.index_dir) not in (None, index.stamp):
-            fresh = Index.load(c.index_dir)
+        if index.stamp is not None and index_stamp(c) not in (None, index.stamp):
+            fresh = open_index(c)
             fresh.check_compatible(self.embedder.identity(), c.chunk_words, c.chunk_overlap, None)
             self.index = index = fresh
         return index
@@ -345,7 +344,7 @@ class RAG:
                 read.append((path, read_document(path, max_mb=self.config.max_file_mb)))
             except DocumentError as exc:
                 read.append((path, exc))
-        with self._write_lock, commits.writing(self.config.index_dir):
+        with self._write_lock, writing(self.config):
             base = self._latest_index()
             current = dict(base.documents)
             by_hash = {d.sha256: d.id for d in current.values()}
@@ -371,7 +370,7 @@ class RAG:
             return results
 
     def remove_document(self, doc_id: str) -> Document:
-        with self._write_lock, commits.writing(self.config.index_dir):
+        with self._write_lock, writing(self.config):
             base = self._latest_index()
             current = dict(base.documents)
             if doc_id not in current:
@@ -383,17 +382,17 @@ class RAG:
 
     def _replace_documents(self, base: Index, docs: list[Document], progress: bool) -> None:
         new_index = base.with_documents(docs, self.embedder, progress=progress)
-        new_index.save(self.config.index_dir)
+        save_index(self.config, new_index)
         self.index = new_index  # readers holding the old object finish on it undisturbed
 
 
 def build_index(config: Config, embedder: Embedder, progress: bool = False, keep_added: bool = True) -> Index:
     """Index every article in the corpus folder, keeping (unless keep_added is False) the articles
     added to the index with the app or `rag index add`, even when the old index no longer loads."""
-    with commits.writing(config.index_dir):  # apply this to the latest commit; no writer in between
+    with writing(config):  # apply this to the latest commit; no writer in between
         docs = load_corpus(config.corpus_dir, config.max_file_mb)
         try:
-            old = Index.load(config.index_dir)
+            old = open_index(config)
         except IndexUnusable:
             old = None
         if keep_added:
@@ -406,7 +405,7 @@ def build_index(config: Config, embedder: Embedder, progress: bool = False, keep
         index = Index.build(docs, embedder, config.chunk_words, config.chunk_overlap,
                             index_type=config.index_type, ivf_from=config.ivf_from, corpus=corpus,
                             reuse=old, progress=progress)
-        index.save(config.index_dir)
+        save_index(config, index)
     return index
 
 

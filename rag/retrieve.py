@@ -16,6 +16,7 @@ import numpy as np
 from . import constraints as qc
 from .guard import is_instruction
 from .index import Index
+from .store import Query
 from .text import STOPWORDS, content_terms, stem
 from .types import Hit, Passage
 
@@ -59,8 +60,7 @@ class Retrieval:
 
 
 def query_terms(index: Index, question: str) -> QueryTerms:
-    vocab = index.lexical.vocab_dict
-    df = index.doc_freq
+    vocab = df = index.store.vocabulary
     n = max(len(index.chunks), 1)
     terms, expansions = [], {}
     names = {stem(w.lower()) for w in re.findall(r"(?<![.?!]\s)(?<!^)\b[A-Z][a-z]{3,}", question.strip())}
@@ -91,16 +91,11 @@ def retrieve_chunks(index: Index, q: QueryTerms, qvec: np.ndarray | None, mode: 
     n = len(index.chunks)
     if n == 0:
         return []
-    lex = index.lexical_scores(q.all_index_terms()) if mode != "dense" else np.zeros(n, np.float32)
-    pool = set(np.argsort(-lex)[: k * 4].tolist()) if lex.any() else set()
-    if qvec is not None and mode != "lexical":
-        _, ids = index.search_dense(qvec, k * 4)
-        pool |= set(ids.tolist())
-    pool = sorted(pool)
+    terms = tuple(q.all_index_terms()) if mode != "dense" else ()
+    found = index.store.search(Query(terms, qvec, k * 4, dense=mode != "lexical"))
+    pool, cos, lex_pool = found.rows, found.cosine, found.lexical
     if not pool:
         return []
-    cos = index.chunk_vectors[pool] @ qvec if qvec is not None else np.zeros(len(pool), np.float32)
-    lex_pool = lex[pool]
     lex_norm = lex_pool / lex_pool.max() if lex_pool.max() > 0 else lex_pool
     if mode == "lexical":
         fused = lex_norm
@@ -134,6 +129,8 @@ def select_passages(index: Index, q: QueryTerms, qvec: np.ndarray | None, hits: 
     total_idf = sum(max((q.idf.get(t, 0.0) for t in q.expansions[term]), default=_unknown_idf(index))
                     for term in q.terms) or 1.0
     scored: dict[tuple[str, int], tuple[float, float, float, int]] = {}
+    rows = list(dict.fromkeys(index.sentence_row[(h.chunk.doc_id, a)] for h in hits for a, _ in h.chunk.sentences))
+    cosines = dict(zip(rows, index.store.sentence_cosines(rows, qvec))) if qvec is not None else {}
     for hit in hits:
         chunk_share = hit.score / best_chunk
         for a, b in hit.chunk.sentences:
@@ -145,7 +142,7 @@ def select_passages(index: Index, q: QueryTerms, qvec: np.ndarray | None, hits: 
                 continue  # a line that talks to the assistant is never evidence
             cover = _coverage(q, set(content_terms(text))) / total_idf
             row = index.sentence_row[key]
-            cos = float(index.sentence_vectors[row] @ qvec) if qvec is not None else 0.0
+            cos = cosines.get(row, 0.0)
             scored[key] = (chunk_share, cover, cos, b)
     ranked = sorted(scored.items(), key=lambda kv: -_mix(*kv[1][:3]))
     passages: list[Passage] = []
@@ -267,7 +264,7 @@ def _with_note(p: Passage, hard: list) -> Passage:
 def unknown_names(index: Index, names: list) -> list[str]:
     """The question's names (entity constraints) that no indexed article has, even misspelt:
     a question about someone the articles never mention is declined before any generation."""
-    vocab = index.lexical.vocab_dict
+    vocab = index.store.vocabulary
     known = outlet_terms(index) | _title_terms(index)
     out = []
     for c in names:
