@@ -200,13 +200,16 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
 
 
 def run_sets(runner: Runner, sets: list[QuestionSet], config: Config, retrieval_only: bool, limit: int = 0,
-             progress: bool = True) -> list[dict]:
-    """One run of `config` per set, each over its own corpus (a separate index per corpus)."""
+             progress: bool = True, save=None) -> list[dict]:
+    """One run of `config` per set, each over its own corpus (a separate index per corpus).
+    `save(results)` is called after each set, so a long run that is stopped keeps what it measured."""
     results = []
     for qs in sets:
         c = config.replace(corpus_dir=qs.corpus_dir) if qs.corpus_dir else config
         results.append(run_config(runner, qs.name, c, load_items(qs.path, limit), retrieval_only, progress, qs.scoring))
         print(headline(results[-1]))
+        if save is not None:
+            save(results)
     return results
 
 
@@ -363,8 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare:
             names = [n.strip() for n in args.sets.split(",") if n.strip()] or list(sets)
             chosen = [resolve_set(n) for n in names]
-            results = run_sets(runner, chosen, base, args.retrieval_only, args.limit)
             out, label, by_set = args.out or "compare" + suffix, ", ".join(names), True
+            results = run_sets(runner, chosen, base, args.retrieval_only, args.limit,
+                               save=lambda done: write_report(done, out, label, by_set))
         else:
             qs = resolve_set(args.set)
             if args.ablations:
