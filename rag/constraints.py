@@ -51,14 +51,12 @@ class Constraint:
     """One detail of the question. `forms` are word sequences (rag.text.words), any of which in the
     evidence satisfies it; `near` is how far apart (in words) a sequence's words may be."""
 
-    kind: str  # year | date | ordinal | number | qualifier | modifier | entity
+    kind: str  # year | date | ordinal | number | qualifier | entity
     text: str  # as the question says it
     forms: tuple[tuple[str, ...], ...]
     near: int = 3
 
     def found_in(self, view: "View") -> bool:
-        if self.kind == "modifier":
-            return _modifier_kept(self.forms[0], view)
         if self.kind == "number":
             return any(f[0] in view.numbers for f in self.forms)
         if self.kind == "entity":
@@ -98,29 +96,6 @@ def _sequence_in(form: tuple[str, ...], v: View, near: int) -> bool:
         if all(any(abs(j - i) <= near for j in v.positions.get(w, ())) for w in form[1:]):
             return True
     return False
-
-
-def _modifier_kept(form: tuple[str, str], v: View) -> bool:
-    """False only when the text qualifies the name otherwise and never uses the question's word:
-    "medieval Europe" for "modern Europe", "the duchy of Normandy" for "the country of Normandy"."""
-    mod, head = form
-    if mod in v.vocab or _stem(mod) in {_stem(t) for t in v.vocab if t[:2] == mod[:2]}:
-        return True
-    for i in v.positions.get(head, ()):
-        j = i - 1
-        if j >= 1 and v.tokens[j] == "the":
-            j -= 1
-        if j >= 1 and v.tokens[j] == "of":
-            j -= 1
-        if j >= 0 and v.tokens[j] not in STOPWORDS and v.tokens[j].isalpha() and len(v.tokens[j]) > 2:
-            return False  # the text puts another word on the same name
-    return True
-
-
-def _stem(word: str) -> str:
-    from .text import stem
-
-    return stem(word)
 
 
 def _fuzzy_in(token: str, vocab: frozenset) -> bool:
@@ -176,15 +151,6 @@ def constraints(question: str) -> list[Constraint]:
         out.append(Constraint("ordinal", w, tuple(forms)))
         if n:
             used.add(str(n))
-    # "on modern Europe", "the country of Normandy": the word that qualifies a name
-    for m in re.finditer(r"\b(?:the|a|an|on|in|of|for|to|at|from|by|with|about)\s+([a-z]{3,})\s+(?:of\s+(?:the\s+)?)?"
-                         r"([A-Z][\w'’-]*[a-z])", q):
-        mod, head = m.group(1), m.group(2)
-        if mod in STOPWORDS or mod in _QUESTION_START or mod in ORDINALS or mod in CARDINALS:
-            continue
-        head_words = words(head)
-        if head_words:
-            out.append(Constraint("modifier", f"{mod} {head}", ((mod, head_words[0]),)))
     for n in sorted(numbers(q)):
         if n not in used and n.replace(".", "").isdigit():
             out.append(Constraint("number", n, ((n,),)))
@@ -257,7 +223,7 @@ def missing(cons: list[Constraint], text: str, kinds: tuple[str, ...] | None = N
     return [c for c in cons if (kinds is None or c.kind in kinds) and not c.found_in(v)]
 
 
-HARD = ("year", "date", "ordinal", "number", "qualifier", "modifier")  # must hold in the passage's context
+HARD = ("year", "date", "ordinal", "number", "qualifier")  # must hold in the passage's context
 SOFT = ("entity",)  # must hold in the passage's article
 
 

@@ -18,7 +18,7 @@ from .guard import is_instruction
 from .index import Index
 from .store import Query
 from .text import STOPWORDS, content_terms, stem
-from .types import Hit, Passage
+from .types import Hit, Passage, _spelled_date as _spelled
 
 RRF_K = 60
 # Words that say where an answer should come from, not what it is about (the outlets' own names,
@@ -257,8 +257,12 @@ def _with_note(p: Passage, hard: list) -> Passage:
     para_start = text.rfind("\n", 0, p.start) + 1
     if not qc.missing(absent, text[para_start:p.end]) and len(text[para_start:p.end].split()) <= 120:
         return dataclasses.replace(p, start=para_start)  # the detail sits earlier in the paragraph
-    note = ", ".join(x for x in (p.doc.title, p.doc.published) if x)
-    return dataclasses.replace(p, note=note)
+    # only what holds the missing detail: the article's date, or its title
+    dated = f"{p.doc.published} {_spelled(p.doc.published)}"
+    note = [p.doc.published] if p.doc.published and len(qc.missing(absent, dated)) < len(absent) else []
+    if p.doc.title and len(qc.missing(absent, p.doc.title)) < len(absent):
+        note.insert(0, p.doc.title)
+    return dataclasses.replace(p, note=", ".join(note)) if note else p
 
 
 def unknown_names(index: Index, names: list) -> list[str]:

@@ -12,12 +12,15 @@ TRIBUNE = "chicagotribune-trump-zelenskyy-stop-where-they-are"
 DRONES = "rferl-zelenskyy-drones-tomahawks"
 
 
+# Worded unlike any question in eval/questions.jsonl (the set the code was tuned on), including the
+# known-hard phrasings: other words than the article's ("ceiling" for "cap", "armed forces" for
+# "military", "original American draft" for "initial US draft").
 @pytest.mark.parametrize("question, facts, doc_id, quote_has", [
-    ("What cap on Ukraine's military did the first US draft propose?", ["600,000"], WITKOFF, "600, 000"),
-    ("Where did Kirill Dmitriev travel in late October?", ["Miami"], WITKOFF, "Miami"),
-    ("How many times has Witkoff met Putin?", ["five"], WITKOFF, "five times"),
-    ("Who did Trump say would lead the US delegation in preparing the Budapest summit?", ["Rubio"], DRONES, "Marco Rubio"),
-    ("What did Mitch McConnell say about the initial US peace plan?", ["paper"], WITKOFF, "paper"),
+    ("What ceiling on Ukraine's armed forces did the original American draft set?", ["600,000"], WITKOFF, "600, 000"),
+    ("Which American city did Kirill Dmitriev fly to at the end of October?", ["Miami"], WITKOFF, "Miami"),
+    ("How often has Witkoff sat down with Putin so far?", ["five"], WITKOFF, "five times"),
+    ("Whom did Trump put in charge of the US team preparing the Budapest summit?", ["Rubio"], DRONES, "Marco Rubio"),
+    ("How did Mitch McConnell describe the first American peace proposal?", ["paper"], WITKOFF, "paper"),
 ])
 def test_answers_carry_the_fact_and_cite_the_passage_holding_it(real_bot, question, facts, doc_id, quote_has):
     answer = real_bot.ask(question)
