@@ -242,9 +242,12 @@ def make_generator(config=None, name: str | None = None, *legacy, **legacy_kw) -
 
 
 def _openai_generator(config, name: str) -> Generator:
-    from .openai_compat import OpenAIGenerator
+    from .models import refusal_threshold as calibrated
+    from .openai_compat import OpenAIGenerator, parse_reference
 
-    return OpenAIGenerator(name, temperature=config.temperature)
+    # the refusal threshold calibrated for a registry model of the same name ("#fast"), unless configured
+    threshold = calibrated(parse_reference(name)[1], config.refusal_threshold)
+    return OpenAIGenerator(name, temperature=config.temperature, refusal_threshold=threshold)
 
 
 GENERATORS = {"openai:": _openai_generator}  # name prefix -> factory(config, name); the rest run in-process

@@ -16,9 +16,12 @@ timeout, 429 or a 5xx is retried a bounded number of times with exponential back
 before the first piece of an answer has been yielded. Whatever is left is a `ModelError` naming the
 URL and the fix, within seconds: never a hang.
 
-What this path cannot do: the server returns text, not logits, so the calibrated refusal gate
-(generate.LlamaCppGenerator._refusal_gate) does not run and `Usage.refusal_prob` stays -1; the
-model's own "NOT FOUND" is taken as it comes, and verification judges every answer as usual.
+The refusal gate (generate.LlamaCppGenerator._refusal_gate) is rebuilt from what such servers
+offer: the first token's `top_logprobs` (a one-token request) give P(refusal marker), and when that
+is below the threshold the marker's token id (from the server's tokenize endpoint) gets a logit bias
+of -100. Two differences: the bias holds for every token of the answer, not only the first; and a
+server without logprobs or a tokenize endpoint runs with no gate (`Usage.refusal_prob` stays -1), so
+the model's own "NOT FOUND" is taken as it comes. Verification judges every answer as usual.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def parse_reference(ref: str) -> tuple[str, str]:
 class OpenAIClient:
     """The HTTP part shared by the generator and the embedder: headers, timeouts, retries."""
 
-    def __init__(self, ref: str, *, connect_timeout: float = 3.0, read_timeout: float = 60.0,
+    def __init__(self, ref: str, *, connect_timeout: float = 3.0, read_timeout: float = 120.0,
                  retries: int = 2, backoff: float = 0.5):
         self.ref = ref
         self.url, self._model = parse_reference(ref)
@@ -142,9 +145,11 @@ class OpenAIGenerator:
     """Chat completions, streamed. Stateless on our side: many questions may be in flight at once,
     and the server batches them (vLLM) or queues them (llama.cpp server)."""
 
-    def __init__(self, ref: str, temperature: float = 0.0, **client_options):
+    def __init__(self, ref: str, temperature: float = 0.0, refusal_threshold: float = 0.0, **client_options):
         self.client = OpenAIClient(ref, **client_options)
         self.temperature = temperature
+        self.refusal_threshold = refusal_threshold  # as in LlamaCppGenerator; 0: no gate
+        self._marker: list[int] | None = None
 
     def identity(self) -> dict:
         return {"runtime": "openai-compatible", "url": self.client.url, "model": self.client.model}
@@ -165,7 +170,7 @@ class OpenAIGenerator:
         c = self.client
         body = {"model": c.model, "messages": messages, "max_tokens": max_tokens,
                 "temperature": self.temperature, "stream": True, "stop": STOP, "seed": 0,
-                "stream_options": {"include_usage": True}}
+                "stream_options": {"include_usage": True}, **self._gate(messages, usage)}
         n = 0
         for attempt in c.attempts():
             try:
@@ -175,15 +180,22 @@ class OpenAIGenerator:
                         attempt.failed(f"answered {r.status_code}: {r.read().decode(errors='replace')[:200]}")
                         continue
                     c.check(r.status_code, r.read().decode(errors="replace") if r.status_code >= 400 else "")
+                    finished = False
                     for event in _events(r.iter_lines()):
+                        if event is DONE:
+                            finished = True
+                            continue
                         if event.get("usage"):
                             usage.prompt_tokens = int(event["usage"].get("prompt_tokens") or 0)
                             usage.completion_tokens = int(event["usage"].get("completion_tokens") or 0)
                         for choice in event.get("choices") or []:
+                            finished = finished or bool(choice.get("finish_reason"))
                             piece = (choice.get("delta") or {}).get("content")
                             if piece:
                                 n += 1
                                 yield piece
+                    if not finished:  # the connection closed before the answer's end
+                        raise httpx.RemoteProtocolError("the stream ended without [DONE] or a finish_reason")
             except httpx.HTTPError as exc:
                 if n:  # part of the answer is out: a retry would repeat it
                     raise c.error(f"broke off the answer after {n} pieces ({type(exc).__name__}: {exc})") from None
@@ -193,17 +205,69 @@ class OpenAIGenerator:
         usage.prompt_evaluated = usage.prompt_tokens  # the server's prefix cache is not reported
 
 
+    def _gate(self, messages: list[dict], usage) -> dict:
+        """Request fields that keep the model from opening with the refusal marker when it is not
+        likely enough (a threshold of 1 or more forbids it outright, with no probe)."""
+        t = self.refusal_threshold
+        if t <= 0:
+            return {}
+        if t < 1:
+            probe = self.client.request("POST", "/chat/completions", {
+                "model": self.client.model, "messages": messages, "max_tokens": 1, "temperature": 0.0,
+                "logprobs": True, "top_logprobs": 20, "seed": 0})
+            try:
+                top = probe["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            except (KeyError, IndexError, TypeError):
+                return {}  # no logprobs from this server: no gate
+            from .generate import REFUSAL_MARKER
+
+            usage.refusal_prob = float(sum(np.exp(x["logprob"]) for x in top
+                                           if x.get("token", "").strip() == REFUSAL_MARKER))
+            if usage.refusal_prob >= t:
+                return {}
+        ids = self._marker_ids()
+        return {"logit_bias": {str(i): -100 for i in ids}} if ids else {}
+
+    def _marker_ids(self) -> list[int]:
+        """The refusal marker's first token id, from llama-cpp-python's /extras/tokenize or the
+        /tokenize of vLLM and the llama.cpp server ([] when the server has neither)."""
+        if self._marker is None:
+            from .generate import REFUSAL_MARKER
+
+            import httpx
+
+            root = self.client.url.removesuffix("/v1")
+            tries = ((root + "/extras/tokenize", {"input": REFUSAL_MARKER, "model": self.client.model}),
+                     (root + "/tokenize", {"model": self.client.model, "prompt": REFUSAL_MARKER,
+                                           "content": REFUSAL_MARKER, "add_special_tokens": False}))
+            self._marker = []
+            for url, body in tries:
+                try:
+                    r = httpx.post(url, json=body, headers=self.client.headers, timeout=self.client.timeout())
+                    tokens = r.json().get("tokens") if r.status_code == 200 else None
+                except (httpx.HTTPError, ValueError, AttributeError):
+                    tokens = None
+                if tokens:
+                    self._marker = [int(tokens[0])]
+                    break
+        return self._marker
+
+
+DONE: dict = {}  # what _events yields for `data: [DONE]`
+
+
 def _events(lines: Iterator[str]) -> Iterator[dict]:
-    """Server-sent events: `data: {...}` lines until `data: [DONE]`.
+    """Server-sent events: `data: {...}` lines, then DONE for `data: [DONE]`.
 
     >>> list(_events(iter(['data: {"a": 1}', '', ': ping', 'data: [DONE]', 'data: {"b": 2}'])))
-    [{'a': 1}]
+    [{'a': 1}, {}]
     """
     for line in lines:
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
         if data == "[DONE]":
+            yield DONE
             return
         try:
             yield json.loads(data)
