@@ -139,7 +139,7 @@ def off_question(answer) -> str:
     if answer.abstained:
         return ""
     cited = [p for p in answer.passages if p.n in {c.n for c in answer.citations}]
-    return keeps_to_question(cited, Asked.of(answer.standalone_question))
+    return keeps_to_question(cited, Asked.of(answer.standalone_question), answer.passages)
 
 
 def score(item: dict, text: str, abstained: bool, scoring: str = "alias") -> dict:

@@ -60,7 +60,10 @@ class Constraint:
         if self.kind == "number":
             return any(f[0] in view.numbers for f in self.forms)
         if self.kind == "entity":
-            return all(_fuzzy_in(t, view.vocab) for t in self.forms[0])
+            # a name is there when its longest word is (misspellings and prefixes allowed:
+            # "Brandtt" finds "Brandt", "Congress" finds "congresswoman")
+            key = max(self.forms[0], key=len)
+            return _fuzzy_in(key, view.vocab) or (len(key) >= 5 and any(t.startswith(key) for t in view.vocab))
         return any(_sequence_in(form, view, self.near) for form in self.forms)
 
 
@@ -105,7 +108,7 @@ def _fuzzy_in(token: str, vocab: frozenset) -> bool:
         return False
     from rapidfuzz import fuzz, process
 
-    return process.extractOne(token, vocab, scorer=fuzz.ratio, score_cutoff=85) is not None
+    return process.extractOne(token, vocab, scorer=fuzz.ratio, score_cutoff=80) is not None
 
 
 def constraints(question: str) -> list[Constraint]:
@@ -162,19 +165,19 @@ def constraints(question: str) -> list[Constraint]:
 def entities(question: str) -> list[str]:
     """Capitalised names in a question: "Who won Wimbledon in 2018?" -> ["Wimbledon"].
 
-    The first word counts only when it is no question word ("Apple's revenue?" keeps "Apple").
+    The first word never counts alone: every question starts with a capital.
     """
     out = []
     plain = normalize(question)
     for m in _ENTITY.finditer(plain):
         parts = m.group().split()
-        if m.start() == _first_word_start(plain) and parts and parts[0].lower().strip("'’") in _QUESTION_START:
-            parts = parts[1:]
+        if m.start() == _first_word_start(plain) and parts:
+            parts = parts[1:]  # the question's first word is capitalised anyway ("Besides ...", "Apple's ...")
         while parts and (parts[0].lower().rstrip(".") in NOT_ENTITY or parts[0].lower() in ("of", "and", "the", "&")):
             parts = parts[1:]
         name = " ".join(parts).strip(" .,'’")
         name = re.sub(r"['’]s$", "", name)
-        if re.fullmatch(r"[A-Z][a-z]+(?:ian|ean|ican|ese|ish)", name):
+        if re.fullmatch(r"[A-Z][a-z]+(?:ian|ean|ican|ese|ish|ern)", name):
             continue  # "American", "Chinese": a nationality the text may give as a country, not a name
         if name and _entity_tokens(name) and name not in out:
             out.append(name)

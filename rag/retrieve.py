@@ -266,25 +266,18 @@ def _with_note(p: Passage, hard: list) -> Passage:
 
 
 def unknown_names(index: Index, names: list) -> list[str]:
-    """The question's names (entity constraints) that no indexed article has, even misspelt:
-    a question about someone the articles never mention is declined before any generation."""
+    """The question's names that no indexed article has even roughly ("Pereira" in articles that never
+    name him): such a question is declined before any generation. Roughly: the name's longest word,
+    stemmed, within a small edit distance of an index term, so "Zorvick" still finds "Zorvik"."""
+    from rapidfuzz import fuzz, process
+
     vocab = index.store.vocabulary
-    known = outlet_terms(index) | _title_terms(index)
+    known = outlet_terms(index)
     out = []
     for c in names:
-        for token in c.forms[0]:
-            term = stem(token)
-            if token in STOPWORDS or term in vocab or term in known or _fuzzy(term, tuple(vocab)):
-                continue
+        term = stem(max(c.forms[0], key=len))
+        if term in vocab or term in known:
+            continue
+        if process.extractOne(term, tuple(vocab), scorer=fuzz.ratio, score_cutoff=70) is None:
             out.append(c.text)
-            break
     return out
-
-
-_TITLE_TERMS: "weakref.WeakKeyDictionary[Index, frozenset[str]]" = weakref.WeakKeyDictionary()
-
-
-def _title_terms(index: Index) -> frozenset[str]:
-    if index not in _TITLE_TERMS:
-        _TITLE_TERMS[index] = frozenset(t for d in index.documents.values() for t in content_terms(d.title))
-    return _TITLE_TERMS[index]

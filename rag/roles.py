@@ -87,18 +87,34 @@ def roles(text: str) -> list[Role]:
         doer = None
         by = next((k for k in range(i + 1, min(i + 3, len(toks))) if toks[k].lower == "by"), None)
         if by is not None and by + 1 < len(toks) and toks[by + 1].name >= 0:
-            doer = groups[toks[by + 1].name]
+            doer = groups[toks[by + 1].name] if toks[by].lower != "the" else None
         else:
             k = i - 1
             while k >= 0 and toks[k].lower in _BETWEEN:  # "Ann Lee has also met ..."
                 k -= 1
             if k >= 0 and toks[k].name >= 0 and not (k < i - 1 and toks[k + 1].lower in _PASSIVE_AUX):
-                doer = groups[toks[k].name]
+                doer = _doer(toks, groups, k)
             if doer is None:  # "..., said Ann Lee": a speech verb whose doer follows it
                 if verb_key(t.lower) in SPEECH and i + 1 < len(toks) and toks[i + 1].name >= 0:
                     doer = groups[toks[i + 1].name]
         out.append(Role(verb_key(t.lower), t.text, doer))
     return out
+
+
+def _doer(toks: list[Token], groups: list[frozenset[str]], k: int) -> frozenset[str] | None:
+    """The name group ending at token k, joined with the names coordinated before it ("Ann and Bo
+    met"); None for "the Republican", "the President": a description, not a name."""
+    g = toks[k].name
+    start = k
+    while start > 0 and toks[start - 1].name == g:
+        start -= 1
+    if start > 0 and toks[start - 1].lower in ("the", "a", "an"):
+        return None
+    doer = groups[g]
+    if start >= 2 and toks[start - 1].lower in ("and", "&", ",") and toks[start - 2].name >= 0:
+        other = _doer(toks, groups, start - 2)
+        doer = doer | other if other else doer
+    return doer
 
 
 def _same(a: frozenset[str], b: frozenset[str]) -> bool:

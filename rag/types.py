@@ -91,7 +91,30 @@ def context_of(doc: Document, start: int, end: int, before: int = 400) -> str:
     dated = f"{doc.published} {_spelled_date(doc.published)}".strip()
     around = text[para_start:para_end]
     kept = " ".join(around[a:b] for a, b in sentence_spans(around) if not is_instruction(around[a:b]))
-    return f"{doc.title}\n{dated}\n{kept}"
+    return f"{doc.title}\n{dated}{_weekdays(kept, doc.published)}\n{kept}"
+
+
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def _weekdays(text: str, published: str) -> str:
+    """The dates a news text means by "on Thursday" or "yesterday", read back from its publication
+    date: "Thursday" in a story of Friday 2025-10-17 is October 16, 2025."""
+    import datetime as dt
+    import re
+
+    try:
+        day = dt.date.fromisoformat(published[:10])
+    except ValueError:
+        return ""
+    out = []
+    for word in set(re.findall(r"[a-z]+", text.lower())):
+        if word in _WEEKDAYS:
+            back = (day.weekday() - _WEEKDAYS.index(word)) % 7
+            out.append(day - dt.timedelta(days=back))
+        elif word in ("yesterday", "today", "tonight"):
+            out.append(day - dt.timedelta(days=1 if word == "yesterday" else 0))
+    return "".join(f" {_spelled_date(d.isoformat())}" for d in sorted(set(out)))
 
 
 def _spelled_date(iso: str) -> str:

@@ -220,19 +220,30 @@ def support(sentence: str, cited: Passage | list[Passage], asked: Asked) -> str:
     return ""
 
 
-def keeps_to_question(cited: list[Passage], asked: "Asked") -> str:
+def keeps_to_question(cited: list[Passage], asked: "Asked", shown: list[Passage] | None = None) -> str:
     """'' when the cited passages, read in context, hold every detail the question pins down
-    (its years, dates, ordinals, numbers and qualifiers; its names in the cited articles)."""
+    (its years, dates, ordinals, numbers and qualifiers; its names in the cited articles).
+
+    A name counts against a passage only when another shown article has it: "Acme's revenue" cited
+    from an article about Bolt while Acme's article is right there. A name no shown article has may
+    be misspelt or put in other words, and that alone never declines."""
     if not asked.constraints or not cited:
         return ""
     label = "passage " + "+".join(str(p.n) for p in cited)
     absent = qc.missing(asked.constraints, "\n".join(p.context for p in cited), qc.HARD)
-    articles = "\n".join(dict.fromkeys(f"{p.doc.title} {p.doc.outlet}\n{p.doc.text}" for p in cited))
-    absent += qc.missing(asked.constraints, articles, qc.SOFT)
+    names = qc.missing(asked.constraints, _articles(cited), qc.SOFT)
+    others = [p for p in shown or [] if p.doc.id not in {c.doc.id for c in cited}]
+    if names and others:
+        elsewhere = _articles(others)
+        absent += [c for c in names if not qc.missing([c], elsewhere)]
     if not absent:
         return ""
     instead = [a for c in absent for a in qc.alternatives(c, [p.context for p in cited])]
     return f"{label} is not about {qc.describe(absent)}" + (f" (it gives {', '.join(instead)})" if instead else "")
+
+
+def _articles(passages: list[Passage]) -> str:
+    return "\n".join(dict.fromkeys(f"{p.doc.title} {p.doc.outlet}\n{p.doc.text}" for p in passages))
 
 
 def quoted_from(span: str, text: str) -> bool:
@@ -324,7 +335,7 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
             if not alternatives:
                 reason = next(iter(problems.values()), "") or _why_unsupported(plain, passages, asked)
                 return Verdict("failed", text, (), reason)
-            kept = [n for n in alternatives if not keeps_to_question([by_n[n]], asked)]
+            kept = [n for n in alternatives if not keeps_to_question([by_n[n]], asked, passages)]
             good = (kept or alternatives)[:1]
             repaired.append(f"cited [{good[0]}] for: {plain[:60]}")
         for n in good:
@@ -334,11 +345,11 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
         out_sentences.append((plain, good))
     if not out_sentences:
         return Verdict("failed", text, (), "the answer has no text")
-    off = keeps_to_question([by_n[n] for n in cited_order], asked)
+    off = keeps_to_question([by_n[n] for n in cited_order], asked, passages)
     if off:
         # the answer may be right and merely cite the wrong passage: one that supports every
         # sentence and keeps to the question will do; otherwise the answer is about something else
-        fits = [p.n for p in passages if not keeps_to_question([p], asked)
+        fits = [p.n for p in passages if not keeps_to_question([p], asked, passages)
                 and all(not support(pl, p, asked) for pl in plains)]
         if not fits:
             return Verdict("failed", text, (), off)
