@@ -171,8 +171,8 @@ def entities(question: str) -> list[str]:
     plain = normalize(question)
     for m in _ENTITY.finditer(plain):
         parts = m.group().split()
-        if m.start() == _first_word_start(plain) and parts:
-            parts = parts[1:]  # the question's first word is capitalised anyway ("Besides ...", "Apple's ...")
+        if parts and (m.start() == _first_word_start(plain) or re.search(r"[.?!:;]\s*[\"“]?$", plain[:m.start()])):
+            parts = parts[1:]  # a sentence's first word is capitalised anyway ("Besides ...", "Who ...")
         while parts and (parts[0].lower().rstrip(".") in NOT_ENTITY or parts[0].lower() in ("of", "and", "the", "&")):
             parts = parts[1:]
         name = " ".join(parts).strip(" .,'’")
