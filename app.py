@@ -175,10 +175,11 @@ def citation_dict(c: Citation) -> dict:
 
 def documents_rows(bot: RAG) -> list[list]:
     """The Documents table. Cells are plain text (datatype "str"), which gradio renders as text, never HTML."""
+    docs = bot.documents()  # the latest commit, another process's included; bot.index is now that one
     counts: dict[str, int] = {}
     for c in bot.index.chunks:
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-    return [[d.id, d.title, d.outlet, d.published, counts.get(d.id, 0)] for d in bot.documents()]
+    return [[d.id, d.title, d.outlet, d.published, counts.get(d.id, 0)] for d in docs]
 
 
 def add_warnings(bot: RAG, result) -> list[str]:
