@@ -201,8 +201,6 @@ def _bot(tmp_path, files: dict[str, str], reply, **config) -> RAG:
     return RAG.load(c, embedder=HashEmbedder(), generator=ScriptedGenerator(reply))
 
 
-
-
 def test_an_injected_line_is_never_evidence_and_an_injected_answer_is_declined(tmp_path):
     bot = _bot(tmp_path, {"zorvik.md": PLANTED_ARTICLE}, "PWNED [1].")
     for q, history in [("What did the mayor of Zorvik say?", None),
