@@ -64,10 +64,13 @@ def alias_match(prediction: str, answers: list) -> bool:
 def token_f1(prediction: str, answers: list) -> float:
     """Best SQuAD-style token F1 against any alias (groups are joined into one reference)."""
     refs = [" ".join(g) for g in answers] if answers and isinstance(answers[0], list) else list(answers)
-    pred = normalize_answer(prediction).split()
+    return _best_f1(normalize_answer(prediction).split(), [normalize_answer(r).split() for r in refs])
+
+
+def _best_f1(pred: list[str], golds: list[list[str]]) -> float:
+    """The best token F1 of a prediction against any gold token list; none -> 0.0."""
     best = 0.0
-    for ref in refs:
-        gold = normalize_answer(ref).split()
+    for gold in golds:
         common = sum((Counter(pred) & Counter(gold)).values())
         if common:
             p, r = common / len(pred), common / len(gold)
@@ -90,15 +93,7 @@ def squad_exact(prediction: str, answers: list[str]) -> float:
 
 def squad_f1(prediction: str, answers: list[str]) -> float:
     """Best token F1 against any gold answer, as SQuAD's script computes it; no answers -> 0.0."""
-    pred = squad_normalize(prediction).split()
-    best = 0.0
-    for answer in answers:
-        gold = squad_normalize(answer).split()
-        common = sum((Counter(pred) & Counter(gold)).values())
-        if common:
-            p, r = common / len(pred), common / len(gold)
-            best = max(best, 2 * p * r / (p + r))
-    return best
+    return _best_f1(squad_normalize(prediction).split(), [squad_normalize(a).split() for a in answers])
 
 
 def squad_contains(prediction: str, answers: list[str]) -> bool:
