@@ -3,8 +3,11 @@
     python -m eval.bench                       # everything (about 30-40 minutes on 2 cores)
     python -m eval.bench --quick               # small scales, 20 questions, no peer
     python -m eval.bench --only scaling --scales 10000,100000,1000000
+    python -m eval.bench --only stores --scales 100000,1000000     # FAISS vs Milvus Lite (eval/scale.py)
+    python -m eval.bench --only concurrency --askers 8 --per-asker 2
 
-Writes eval/results/bench.json and eval/results/bench.md. Targets are goals reported next to the
+Writes eval/results/bench.json and eval/results/bench.md; the stores and concurrency sections also
+go to eval/results/scale.json and scale.md. Targets are goals reported next to the
 measurements, not pass/fail tests.
 """
 
@@ -23,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from eval import metrics
+from eval import metrics, scale
 from eval.run import RESULTS, SETS, load_items, machine
 from rag.config import Config
 
-SECTIONS = ("cold", "indexing", "latency", "scaling", "peer")
+SECTIONS = ("cold", "indexing", "latency", "scaling", "peer", "stores", "concurrency")
 TARGETS = {
     "first_token_p50_s": ("time to first token", "<= 1.5 s"),
     "answer_p95_s": ("p95 full answer", "<= 4 s"),
@@ -322,6 +325,7 @@ def markdown(report: dict) -> str:
                          f"{s['p95_s']:.2f} | {s['first_token_p50_s']:.2f} |")
             L += ["", f"Peer / ours: **{p['ratio_p50']:.1f}x** at p50, {p['ratio_p95']:.1f}x at p95 "
                   f"(index build: peer {p['build_s']:.1f} s).", ""]
+    L += scale.markdown(report.get("stores"), report.get("concurrency"))
     L += ["## Targets", "", "| target | goal | measured |", "|---|---|---|"]
     for key, (label, goal) in TARGETS.items():
         value = report["targets"].get(key)
@@ -336,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", type=int, default=0, help="first N eval questions (0 = all)")
     ap.add_argument("--quick", action="store_true", help="20 questions, scales up to 100k, no peer")
     ap.add_argument("--out", default="bench")
+    ap.add_argument("--stores", default="faiss-flat,faiss-ivf,milvus-lite", help="stores section: which stores")
+    ap.add_argument("--concurrency-generator", default="", help="concurrency section: generator (default: the config's)")
+    ap.add_argument("--askers", type=int, default=8, help="concurrency section: concurrent askers")
+    ap.add_argument("--per-asker", type=int, default=2, help="concurrency section: questions per asker")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sections = set(args.only.split(","))
@@ -396,7 +404,24 @@ def main(argv: list[str] | None = None) -> int:
         if "ratio_p50" in report["peer"]:
             report["targets"]["peer_ratio_p50"] = f"{report['peer']['ratio_p50']:.1f}x (p95 {report['peer']['ratio_p95']:.1f}x)"
 
+    single = [i["question"] for i in items if not i.get("history")]
+    if "stores" in sections:
+        report["stores"] = scale.to_dict(scale.bench_stores(bot.index, single, emb, scales,
+                                                            stores=args.stores.split(",")))
+    if "concurrency" in sections:
+        report["concurrency"] = scale.to_dict(scale.bench_concurrency(
+            config.replace(index_dir=tmp / "index"), single, emb, args.concurrency_generator or None,
+            args.askers, args.per_asker))
+
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if "stores" in sections or "concurrency" in sections:
+        own = {k: report[k] for k in ("date", "machine", "command", "stores", "concurrency") if k in report}
+        (RESULTS / "scale.json").write_text(json.dumps(own, indent=1, default=str))
+        m = report["machine"]
+        (RESULTS / "scale.md").write_text("\n".join(
+            [f"# Scale ({report['date']})", "", f"Machine: {m['physical_cores']} cores, {m['ram_gb']} GiB RAM, "
+             f"GPU: {m['gpu']}. Command: `{report['command']}`.", ""]
+            + scale.markdown(report.get("stores"), report.get("concurrency"))))
     (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=1, default=str))
     (RESULTS / f"{args.out}.md").write_text(markdown(report))
     print(markdown(report))

@@ -21,6 +21,7 @@ when the generation changes.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import threading
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -174,20 +175,21 @@ class MilvusHome:
                 c.delete(self.col(kind), filter=f)
         new = {doc_id for doc_id, key in keys.items() if key not in have}
         chunk_vectors, sentence_vectors = index.store.vectors()
-        self._insert("docs", [
+        self._insert("docs", (
             {"pk": f"{keys[d.id]}:{p}", "kind": "document", "doc_key": keys[d.id], "part": p,
              "data": text[p * PART:(p + 1) * PART], "v": [0.0, 0.0]}
             for d in index.documents.values() if d.id in new
-            for text in [json.dumps(asdict(d), ensure_ascii=False)] for p in range(-(-len(text) // PART))])
-        self._insert("chunks", [
+            for text in [json.dumps(asdict(d), ensure_ascii=False)] for p in range(-(-len(text) // PART))))
+        # rows are generated batch by batch: a million rows as Python lists of floats would take tens of GB
+        self._insert("chunks", (
             {"pk": f"{keys[ch.doc_id]}#{pos}", "doc_key": keys[ch.doc_id], "doc_id": ch.doc_id, "pos": pos,
              "start": ch.start, "end": ch.end, "sentences": [list(s) for s in ch.sentences],
              "terms": " ".join(lexical_tokens(ch.text)), "vector": v.tolist()}
             for ch, v in zip(index.chunks, chunk_vectors)
-            for pos in [int(ch.id.rsplit("#", 1)[1])] if ch.doc_id in new])
-        self._insert("sentences", [
+            for pos in [int(ch.id.rsplit("#", 1)[1])] if ch.doc_id in new))
+        self._insert("sentences", (
             {"pk": f"{keys[s.doc_id]}@{s.start}", "doc_key": keys[s.doc_id], "vector": v.tolist()}
-            for s, v in zip(index.sentences, sentence_vectors) if s.doc_id in new])
+            for s, v in zip(index.sentences, sentence_vectors) if s.doc_id in new))
         generation = (old or {}).get("generation", 0) + 1
         manifest = {**index.manifest, "generation": generation, "order": [keys[d] for d in index.documents]}
         c.upsert(self.col("docs"), [{"pk": "manifest", "kind": "manifest", "doc_key": "", "part": 0,
@@ -197,9 +199,10 @@ class MilvusHome:
         index.store = MilvusStore(self, pks, terms, index)
         index.version, index.stamp = f"generation {generation}", (self.uri, self.name, generation)
 
-    def _insert(self, kind: str, rows: list[dict]) -> None:
-        for i in range(0, len(rows), 1000):
-            self.client.insert(self.col(kind), rows[i:i + 1000])
+    def _insert(self, kind: str, rows: Iterable[dict]) -> None:
+        rows = iter(rows)
+        while batch := list(itertools.islice(rows, 1000)):
+            self.client.insert(self.col(kind), batch)
 
     def _create(self, dim: int) -> None:
         from pymilvus import DataType, Function, FunctionType
