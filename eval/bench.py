@@ -341,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="20 questions, scales up to 100k, no peer")
     ap.add_argument("--out", default="bench")
     ap.add_argument("--stores", default="faiss-flat,faiss-ivf,milvus-lite", help="stores section: which stores")
+    ap.add_argument("--store-budget", type=float, default=300.0,
+                    help="stores section: seconds of queries per store and scale (at least 3 questions a phase)")
     ap.add_argument("--concurrency-generator", default="", help="concurrency section: generator (default: the config's)")
     ap.add_argument("--askers", type=int, default=8, help="concurrency section: concurrent askers")
     ap.add_argument("--per-asker", type=int, default=2, help="concurrency section: questions per asker")
@@ -407,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     single = [i["question"] for i in items if not i.get("history")]
     if "stores" in sections:
         report["stores"] = scale.to_dict(scale.bench_stores(bot.index, single, emb, scales,
-                                                            stores=args.stores.split(",")))
+                                                            stores=args.stores.split(","),
+                                                            query_budget_s=args.store_budget))
     if "concurrency" in sections:
         report["concurrency"] = scale.to_dict(scale.bench_concurrency(
             config.replace(index_dir=tmp / "index"), single, emb, args.concurrency_generator or None,

@@ -160,9 +160,14 @@ def timed(fn: Callable[[], object]) -> tuple[object, float]:
     return out, time.perf_counter() - t
 
 
-def latencies_ms(fn: Callable[[int], object], n: int) -> tuple[list[float], list]:
+def latencies_ms(fn: Callable[[int], object], n: int, budget_s: float = 0.0,
+                 min_n: int = 3) -> tuple[list[float], list]:
+    """fn(0..n-1), one at a time; with a budget, stop once it is spent (after at least min_n calls)."""
     lat, out = [], []
+    start = time.perf_counter()
     for i in range(n):
+        if budget_s and i >= min_n and time.perf_counter() - start > budget_s:
+            break
         t = time.perf_counter()
         out.append(fn(i))
         lat.append((time.perf_counter() - t) * 1000)
@@ -196,6 +201,7 @@ class StoreResult:
     retrieve: Timing  # RAG.retrieve: terms, candidates, fusion, sentence selection
     recall_at_10: float  # of the ANN search against exact search
     passages_found: float  # share of questions with at least one passage
+    questions_timed: int  # questions timed in the slowest phase (a time budget may cut a slow store short)
     notes: list[str] = field(default_factory=list)
 
 
@@ -215,26 +221,27 @@ def _questions_vectors(questions: Sequence[str], embedder) -> tuple[np.ndarray, 
 
 
 def _measure(kind: str, index, bot, questions: list[str], qvecs: np.ndarray, truth: list[list[int]],
-             ann: Callable[[np.ndarray], list[int]], k: int = 10) -> dict:
+             ann: Callable[[np.ndarray], list[int]], k: int = 10, budget_s: float = 0.0) -> dict:
     from rag.retrieve import query_terms
     from rag.store import Query
 
     c = bot.config
-    ann_lat, found = latencies_ms(lambda i: ann(qvecs[i]), len(qvecs))
+    ann_lat, found = latencies_ms(lambda i: ann(qvecs[i]), len(qvecs), budget_s)
     recall = float(np.mean([len(set(f[:k]) & set(t[:k])) / k for f, t in zip(found, truth)]))
     terms = [tuple(query_terms(index, q).all_index_terms()) for q in questions]
     cand_lat, _ = latencies_ms(lambda i: index.store.search(Query(terms[i], qvecs[i], c.top_chunks * 4)),
-                               len(questions))
-    ret_lat, got = latencies_ms(lambda i: bot.retrieve(questions[i]), len(questions))
+                               len(questions), budget_s)
+    ret_lat, got = latencies_ms(lambda i: bot.retrieve(questions[i]), len(questions), budget_s)
     chunk_ids = {ch.id for ch in index.chunks}
     assert all(p.chunk_id in chunk_ids for r in got for p in r.passages), "a passage from outside the corpus"
     return {"ann": Timing.of(ann_lat), "candidates": Timing.of(cand_lat), "retrieve": Timing.of(ret_lat),
-            "recall_at_10": recall, "passages_found": float(np.mean([bool(r.passages) for r in got]))}
+            "recall_at_10": recall, "passages_found": float(np.mean([bool(r.passages) for r in got])),
+            "questions_timed": min(len(ann_lat), len(cand_lat), len(ret_lat))}
 
 
 def bench_stores(base, questions: list[str], real_embedder, scales: list[int],
                  stores: Sequence[str] = ("faiss-flat", "faiss-ivf", "milvus-lite"), workdir: Path | None = None,
-                 seed: int = 0, progress: Callable[[str], None] = print) -> StoresReport:
+                 seed: int = 0, progress: Callable[[str], None] = print, query_budget_s: float = 300.0) -> StoresReport:
     """FAISS flat / IVF and Milvus Lite side by side at each scale (see the module docstring)."""
     from rag import RAG
     from rag.config import Config
@@ -281,14 +288,15 @@ def bench_stores(base, questions: list[str], real_embedder, scales: list[int],
                     loaded, open_s = timed(lambda: Index.load(folder))
                     bot = RAG(Config(index_dir=folder), loaded, embedder)
                     ann = lambda v, s=loaded.store: s.search_dense(v, 10)[1].tolist()
-                    m = _measure(kind, loaded, bot, questions, qvecs, truth, ann)
+                    m = _measure(kind, loaded, bot, questions, qvecs, truth, ann, budget_s=query_budget_s / 3)
                     rows.append(StoreResult(n, kind, int(loaded.store.dense.ntotal), len(loaded.sentences),
                                             dense_s + bm25_s, save_s, n / (dense_s + bm25_s + save_s), open_s,
                                             rss_mb() - before, disk_mb(folder / loaded.version), **m,
                                             notes=[f"dense {dense_s:.1f} s + BM25 {bm25_s:.1f} s"]))
                     del loaded, bot
                 elif kind == "milvus-lite":
-                    rows.append(_milvus(index, n, workdir, embedder, questions, qvecs, truth, chunk_vectors))
+                    rows.append(_milvus(index, n, workdir, embedder, questions, qvecs, truth, progress,
+                                        query_budget_s / 3))
                 else:
                     raise ValueError(f"unknown store {kind!r}")
                 r = rows[-1]
@@ -308,12 +316,24 @@ def bench_stores(base, questions: list[str], real_embedder, scales: list[int],
             f"The vocabulary is the bundled articles' only, so BM25 posting lists are much longer than in a real "
             f"corpus of this size (BM25 times are pessimistic). Queries: the {len(questions)} real eval "
             f"questions, embedded once by the real embedder (p50 {embed_t.p50_ms:.1f} ms per question, not "
-            f"included in the times below); one query at a time. RSS: growth from opening the committed index "
+            f"included in the times below); one query at a time, each phase of a store stopped after {query_budget_s / 3:.0f} s "
+            f"(at least 3 questions: the `timed` column). Milvus Lite {_version('milvus-lite')} runs in this "
+            f"process (pure Python threads, no server process). RSS: growth from opening the committed index "
             f"and querying it, Milvus Lite's server process included.")
     return StoresReport(scales, len(questions), embed_t, corpus_rows, rows, note)
 
 
-def _milvus(index, n: int, workdir: Path, embedder, questions, qvecs, truth, chunk_vectors) -> StoreResult:
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def _milvus(index, n: int, workdir: Path, embedder, questions, qvecs, truth, progress,
+            budget_s: float) -> StoreResult:
     from rag import RAG
     from rag import milvus as rm
     from rag.config import Config
@@ -328,9 +348,11 @@ def _milvus(index, n: int, workdir: Path, embedder, questions, qvecs, truth, chu
         _ = home.client  # start Milvus Lite's server before timing the insert
         copy = Index(index.manifest, index.documents, index.chunks, index.store)  # save() replaces .store
         _, save_s = timed(lambda: home.save(copy))
+        progress(f"[stores {n:,}] milvus-lite: inserted in {save_s:.1f} s")
         del copy
         gc.collect()
         loaded, open_s = timed(home.load)
+        progress(f"[stores {n:,}] milvus-lite: opened in {open_s:.1f} s; querying")
         bot = RAG(config, loaded, embedder)
         col = home.col("chunks")
         row_of = loaded.store.row_of
@@ -340,9 +362,9 @@ def _milvus(index, n: int, workdir: Path, embedder, questions, qvecs, truth, chu
                                       search_params={"metric_type": "IP"}, output_fields=[])
             return [row_of[rm._pk(h)] for h in hits[0]]
 
-        m = _measure("milvus-lite", loaded, bot, questions, qvecs, truth, ann)
-        stats = home.client.get_collection_stats(col)
-        result = StoreResult(n, "milvus-lite", int(stats.get("row_count", 0)), len(loaded.sentences), save_s, 0.0,
+        m = _measure("milvus-lite", loaded, bot, questions, qvecs, truth, ann, budget_s=budget_s)
+        count = home.client.query(col, filter="", output_fields=["count(*)"])[0]["count(*)"]
+        result = StoreResult(n, "milvus-lite", int(count), len(loaded.sentences), save_s, 0.0,
                              n / save_s, open_s, rss_mb() - before, disk_mb(folder), **m,
                              notes=["insert of chunks (BM25 function) + sentences + articles; FLAT vector index"])
         del loaded, bot
@@ -521,14 +543,14 @@ def markdown(stores: dict | None, concurrency: dict | None) -> list[str]:
     if stores:
         L += ["## Stores at scale: FAISS (flat, IVF) vs Milvus Lite", "", stores["note"], "",
               "| chunks | store | rows | insert rows/s (build + save s) | open s | ANN p50 / p95 ms | recall@10 | "
-              "candidates p50 / p95 ms | retrieve end-to-end p50 / p95 ms | RSS MB | disk MB |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "candidates p50 / p95 ms | retrieve end-to-end p50 / p95 ms | timed | RSS MB | disk MB |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in stores["rows"]:
             L.append(f"| {r['n']:,} | {r['store']} | {r['rows_inserted']:,} | {r['rows_per_s']:,.0f} "
                      f"({r['build_s'] + r['save_s']:.1f}) | {r['open_s']:.1f} | {r['ann']['p50_ms']:.2f} / "
                      f"{r['ann']['p95_ms']:.2f} | {r['recall_at_10']:.3f} | {r['candidates']['p50_ms']:.1f} / "
                      f"{r['candidates']['p95_ms']:.1f} | {r['retrieve']['p50_ms']:.1f} / {r['retrieve']['p95_ms']:.1f} "
-                     f"| {r['rss_mb']:,.0f} | {r['disk_mb']:,.0f} |")
+                     f"| {r['questions_timed']} | {r['rss_mb']:,.0f} | {r['disk_mb']:,.0f} |")
         L += ["", "Corpus per scale: " + "; ".join(
             f"{c['n']:,}: {c['documents']:,} articles, {c['sentences']:,} sentences "
             f"({c['sentences_per_chunk']:.2f} per chunk), built in {c['build_s']:.1f} s, +{c['rss_mb']:,.0f} MB"
