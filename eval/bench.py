@@ -418,13 +418,19 @@ def main(argv: list[str] | None = None) -> int:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     if "stores" in sections or "concurrency" in sections:
-        own = {k: report[k] for k in ("date", "machine", "command", "stores", "concurrency") if k in report}
-        (RESULTS / "scale.json").write_text(json.dumps(own, indent=1, default=str))
+        # the two sections may be run separately: a run replaces its own sections and keeps the other's
+        path = RESULTS / "scale.json"
+        own = json.loads(path.read_text()) if path.exists() else {}
+        for k in ("stores", "concurrency"):
+            if k in report:
+                own[k] = {**report[k], "date": report["date"], "command": report["command"]}
+        own["machine"] = report["machine"]
+        path.write_text(json.dumps(own, indent=1, default=str))
         m = report["machine"]
+        runs = "; ".join(f"{k}: `{own[k]['command']}` ({own[k]['date']})" for k in ("stores", "concurrency") if k in own)
         (RESULTS / "scale.md").write_text("\n".join(
-            [f"# Scale ({report['date']})", "", f"Machine: {m['physical_cores']} cores, {m['ram_gb']} GiB RAM, "
-             f"GPU: {m['gpu']}. Command: `{report['command']}`.", ""]
-            + scale.markdown(report.get("stores"), report.get("concurrency"))))
+            ["# Scale", "", f"Machine: {m['physical_cores']} cores, {m['ram_gb']} GiB RAM, GPU: {m['gpu']}. "
+             f"Runs: {runs}.", ""] + scale.markdown(own.get("stores"), own.get("concurrency"))))
     (RESULTS / f"{args.out}.json").write_text(json.dumps(report, indent=1, default=str))
     (RESULTS / f"{args.out}.md").write_text(markdown(report))
     print(markdown(report))

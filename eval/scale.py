@@ -319,7 +319,8 @@ def bench_stores(base, questions: list[str], real_embedder, scales: list[int],
             f"included in the times below); one query at a time, each phase of a store stopped after {query_budget_s / 3:.0f} s "
             f"(at least 3 questions: the `timed` column). Milvus Lite {_version('milvus-lite')} runs in this "
             f"process (pure Python threads, no server process). RSS: growth from opening the committed index "
-            f"and querying it, Milvus Lite's server process included.")
+            f"and querying it (for Milvus Lite: from starting it, through the insert, to the queries; child processes counted "
+            f"when there are any).")
     return StoresReport(scales, len(questions), embed_t, corpus_rows, rows, note)
 
 
