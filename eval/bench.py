@@ -31,13 +31,14 @@ from eval.run import RESULTS, SETS, load_items, machine
 from rag.config import Config
 
 SECTIONS = ("cold", "indexing", "latency", "scaling", "peer", "stores", "concurrency")
-TARGETS = {
-    "first_token_p50_s": ("time to first token", "<= 1.5 s"),
-    "answer_p95_s": ("p95 full answer", "<= 4 s"),
+TARGETS = {  # issue 10: ratios to the unit (eval/unit.py) of the default generator, measured in the same run
+    "first_token_p50_unit": ("time to first token, p50", "<= 0.15 unit"),
+    "answer_p50_unit": ("full answer, p50", "<= 0.30 unit"),
+    "answer_p95_unit": ("full answer, p95", "<= 0.50 unit"),
     "cold_start_s": ("cold start (models assembled)", "<= 10 s"),
     "index_build_s": ("seed corpus indexing after model load", "<= 5 s"),
     "search_p95_ms_1m": ("retrieval p95 at 1M chunks, recall@10 >= 0.95", "<= 20 ms"),
-    "peer_ratio_p50": ("peer p50 / ours p50", ">= 2x"),
+    "peer_ratio_p50": ("peer p50 / ours p50, each set, equal or better accuracy", ">= 3x"),
 }
 
 
@@ -125,7 +126,11 @@ def bench_indexing(config: Config, embedder) -> dict:
 STAGES = ("rewrite", "retrieve", "select", "prompt_eval", "generate", "verify", "first_token", "total")
 
 
-def bench_latency(bot, items: list[dict], generator: str) -> dict:
+def bench_latency(bot, items: list[dict], generator: str, unit: dict | None = None, scoring: str = "alias") -> dict:
+    """Each question once through `bot.ask`; every stage's p50/p95 in seconds and, given the unit
+    of this generator (eval/unit.py, same run), as a ratio to it."""
+    from eval.run import score
+
     rows = []
     gen = bot.generator_for(generator)
     gen.warm_up()
@@ -134,14 +139,15 @@ def bench_latency(bot, items: list[dict], generator: str) -> dict:
         a = bot.ask(item["question"], history, generator=generator)
         rows.append({"id": item["id"], "kind": item["kind"], "timings": vars(a.timings), "prompt_tokens": a.prompt_tokens,
                      "prompt_evaluated": a.prompt_evaluated, "completion_tokens": a.completion_tokens,
-                     "abstained": a.abstained, "answer": a.text,
-                     "correct": (not a.abstained and metrics.alias_match(a.text, item["answers"])) if item["answerable"]
-                     else a.abstained, "answerable": item["answerable"]})
-    out = {"generator": gen.identity(), "questions": len(rows)}
+                     "abstained": a.abstained, "answer": a.text, "verdict": a.verdict,
+                     "correct": score(item, a.text, a.abstained, scoring)["correct"], "answerable": item["answerable"]})
+    out = {"generator": gen.identity(), "questions": len(rows), "unit": unit}
     for stage in STAGES:
         values = [r["timings"][stage] for r in rows]
         out[stage] = {"p50": metrics.percentile(values, 50), "p95": metrics.percentile(values, 95),
                       "mean": float(np.mean(values)) if values else 0.0}
+        if unit:
+            out[stage].update({f"{k}_unit": out[stage][k] / unit["seconds"] for k in ("p50", "p95", "mean")})
     generated = [r for r in rows if r["completion_tokens"] > 0]
     read_rate = [r["prompt_evaluated"] / r["timings"]["prompt_eval"] for r in generated
                  if r["timings"]["prompt_eval"] > 0 and r["prompt_evaluated"] > 0]
@@ -225,8 +231,12 @@ def _make(kind: str, data: np.ndarray):
 
 # --- 6. the peer ------------------------------------------------------------------------------------
 
-def bench_peer(config: Config, items: list[dict], ours: dict, generator: str) -> dict:
+def bench_peer(config: Config, items: list[dict], ours: dict, generator: str, scoring: str = "alias",
+               unit: dict | None = None) -> dict:
+    """The LlamaIndex peer on `items` over `config.corpus_dir`, beside our rows on the same items
+    (`ours`: bench_latency's result), both scored by the set's rule."""
     from eval import peer
+    from eval.run import score
     from rag.models import resolve
     from rag.verify import is_refusal
 
@@ -242,25 +252,29 @@ def bench_peer(config: Config, items: list[dict], ours: dict, generator: str) ->
     for item in progress(items, "peer"):
         r = p.answer(item["question"])
         declined = is_refusal(r["text"])
-        correct = (not declined and metrics.alias_match(r["text"], item["answers"])) if item["answerable"] else declined
         rows.append({"id": item["id"], "answer": r["text"], "seconds": r["seconds"], "first_token": r["first_token"],
-                     "correct": correct, "answerable": item["answerable"], "declined": declined})
+                     "correct": score(item, r["text"], declined, scoring)["correct"],
+                     "answerable": item["answerable"], "declined": declined})
+    del p
+    gc.collect()
     ours_rows = {r["id"]: r for r in ours["rows"]}
     mine = [ours_rows[r["id"]] for r in rows if r["id"] in ours_rows]
-    peer_s = [r["seconds"] for r in rows]
-    our_s = [r["timings"]["total"] for r in mine]
+
+    def side(done: list[dict], seconds: list[float], first: list[float]) -> dict:
+        out = {"accuracy": metrics.rate([r["correct"] for r in done if r["answerable"]]),
+               "declined_correctly": metrics.rate([r["correct"] for r in done if not r["answerable"]]),
+               "p50_s": metrics.percentile(seconds, 50), "p95_s": metrics.percentile(seconds, 95),
+               "first_token_p50_s": metrics.percentile(first, 50)}
+        if unit:
+            out.update({k.replace("_s", "_unit"): out[k] / unit["seconds"] for k in ("p50_s", "p95_s", "first_token_p50_s")})
+        return out
+
     summary = {
-        "pipeline": "LlamaIndex: SentenceSplitter, HuggingFaceEmbedding + BM25 fused (QueryFusionRetriever, RRF), "
+        "pipeline": "LlamaIndex: SentenceSplitter(256/32), HuggingFaceEmbedding + BM25 fused (QueryFusionRetriever, RRF), "
                     "top 4, default QA prompt, LlamaCPP",
-        "generator": gguf.identity(), "build_s": build_s, "questions": len(rows),
-        "peer": {"accuracy": metrics.rate([r["correct"] for r in rows if r["answerable"]]),
-                 "declined_correctly": metrics.rate([r["correct"] for r in rows if not r["answerable"]]),
-                 "p50_s": metrics.percentile(peer_s, 50), "p95_s": metrics.percentile(peer_s, 95),
-                 "first_token_p50_s": metrics.percentile([r["first_token"] for r in rows], 50)},
-        "ours": {"accuracy": metrics.rate([r["correct"] for r in mine if r["answerable"]]),
-                 "declined_correctly": metrics.rate([r["correct"] for r in mine if not r["answerable"]]),
-                 "p50_s": metrics.percentile(our_s, 50), "p95_s": metrics.percentile(our_s, 95),
-                 "first_token_p50_s": metrics.percentile([r["timings"]["first_token"] for r in mine], 50)},
+        "corpus": str(config.corpus_dir), "generator": gguf.identity(), "build_s": build_s, "questions": len(rows),
+        "peer": side(rows, [r["seconds"] for r in rows], [r["first_token"] for r in rows]),
+        "ours": side(mine, [r["timings"]["total"] for r in mine], [r["timings"]["first_token"] for r in mine]),
         "rows": rows,
     }
     summary["ratio_p50"] = summary["peer"]["p50_s"] / max(summary["ours"]["p50_s"], 1e-9)
@@ -275,6 +289,15 @@ def markdown(report: dict) -> str:
     L = [f"# Benchmark ({report['date']})", "",
          f"Machine: {m['physical_cores']} cores, {m['ram_gb']} GiB RAM, GPU: {m['gpu']}. "
          f"Default generator: `{report['config']['generator']}`. Command: `{report['command']}`.", ""]
+    units = report.get("units") or {}
+    if units:
+        L += ["## The unit", "", "Raw llama.cpp reading a 480-token prompt from scratch and writing 20 tokens with the "
+              "generator's GGUF and thread count, measured at the start of this run (eval/unit.py, median of 3). "
+              "Every latency below is also given as a ratio to it: seconds differ several-fold between machines "
+              "and runs, the ratio much less.", "", "| generator | unit s | read 480 tokens s | write 20 tokens s |",
+              "|---|---|---|---|"]
+        L += [f"| `{g}` | {u['seconds']:.2f} | {u['read_s']:.2f} | {u['write_s']:.2f} |" for g, u in units.items()]
+        L.append("")
     c = report.get("cold")
     if c:
         L += ["## Cold start", "", "| step | seconds |", "|---|---|",
@@ -285,7 +308,9 @@ def markdown(report: dict) -> str:
                 g = c[gen]
                 L.append(f"| `{gen}`: import {g['import_s']:.2f} + index load {g['index_load_s']:.2f} + embedder "
                          f"{g['embedder_load_s']:.2f} + generator {g['generator_load_s']:.2f} = **ready in {g['ready_s']:.2f}** "
-                         f"(first answer {g['first_answer_s']:.2f}; peak RSS {g['peak_rss_mb']:.0f} MB) | {g['ready_s']:.2f} |")
+                         f"(first answer {g['first_answer_s']:.2f}; peak RSS {g['peak_rss_mb']:.0f} MB) | {g['ready_s']:.2f}"
+                         + (f" ({g['ready_unit']:.2f} unit; first answer {g['first_answer_unit']:.2f} unit)"
+                            if "ready_unit" in g else "") + " |")
         L.append("")
     i = report.get("indexing")
     if i:
@@ -296,10 +321,11 @@ def markdown(report: dict) -> str:
     for name, lat in report.get("latency", {}).items():
         L += [f"## Per-question latency: `{name}` ({lat['questions']} questions; accuracy {lat['accuracy']:.1%}, "
               f"declined right {lat['declined_correctly']:.1%})", "",
-              "| stage | p50 s | p95 s | mean s |", "|---|---|---|---|"]
+              "| stage | p50 s | p95 s | mean s | p50 unit | p95 unit |", "|---|---|---|---|---|---|"]
         for stage in STAGES:
             s = lat[stage]
-            L.append(f"| {stage} | {s['p50']:.3f} | {s['p95']:.3f} | {s['mean']:.3f} |")
+            L.append(f"| {stage} | {s['p50']:.3f} | {s['p95']:.3f} | {s['mean']:.3f} | "
+                     f"{s.get('p50_unit', float('nan')):.3f} | {s.get('p95_unit', float('nan')):.3f} |")
         t = lat["tokens"]
         L += ["", f"Tokens per answer: prompt {t['prompt_mean']:.0f} (of which {t['prompt_evaluated_mean']:.0f} computed, "
               f"the rest reused from the KV cache), completion {t['completion_mean']:.1f}. "
@@ -312,20 +338,20 @@ def markdown(report: dict) -> str:
             L.append(f"| {r['n']:,} | {r['index']} | {r['param'] or ''} | {r['build_s']:.1f} | {r['size_mb']:.0f} | "
                      f"{r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['recall@10']:.3f} |")
         L.append("")
-    p = report.get("peer")
-    if p:
+    for set_name, p in (report.get("peer") or {}).items():
         if "skipped" in p:
             L += ["## Peer", "", p["skipped"], ""]
-        else:
-            L += ["## Peer: LlamaIndex, same embedder files and GGUF, same questions", "", p["pipeline"], "",
-                  "| pipeline | answerable right | declined right | p50 s | p95 s | first token p50 s |", "|---|---|---|---|---|---|"]
-            for who in ("ours", "peer"):
-                s = p[who]
-                L.append(f"| {who} | {s['accuracy']:.1%} | {s['declined_correctly']:.1%} | {s['p50_s']:.2f} | "
-                         f"{s['p95_s']:.2f} | {s['first_token_p50_s']:.2f} |")
-            L += ["", f"Peer / ours: **{p['ratio_p50']:.1f}x** at p50, {p['ratio_p95']:.1f}x at p95 "
-                  f"(index build: peer {p['build_s']:.1f} s).", ""]
-    L += scale.markdown(report.get("stores"), report.get("concurrency"))
+            continue
+        L += [f"## Peer on `{set_name}`: LlamaIndex, same embedder files and GGUF, same {p['questions']} questions", "",
+              p["pipeline"], "", "| pipeline | answerable right | declined right | p50 s (unit) | p95 s (unit) | "
+              "first token p50 s (unit) |", "|---|---|---|---|---|---|"]
+        for who in ("ours", "peer"):
+            s = p[who]
+            u = lambda k: f" ({s[k + '_unit']:.2f})" if k + "_unit" in s else ""  # noqa: E731
+            L.append(f"| {who} | {s['accuracy']:.1%} | {s['declined_correctly']:.1%} | {s['p50_s']:.2f}{u('p50')} | "
+                     f"{s['p95_s']:.2f}{u('p95')} | {s['first_token_p50_s']:.2f}{u('first_token_p50')} |")
+        L += ["", f"Peer / ours: **{p['ratio_p50']:.1f}x** at p50, {p['ratio_p95']:.1f}x at p95 "
+              f"(index build: peer {p['build_s']:.1f} s).", ""]
     L += ["## Targets", "", "| target | goal | measured |", "|---|---|---|"]
     for key, (label, goal) in TARGETS.items():
         value = report["targets"].get(key)
@@ -339,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scales", default="10000,100000,1000000")
     ap.add_argument("--questions", type=int, default=0, help="first N eval questions (0 = all)")
     ap.add_argument("--quick", action="store_true", help="20 questions, scales up to 100k, no peer")
+    ap.add_argument("--peer-sets", default="questions,squad-test", help="peer section: question sets, ours and the peer")
+    ap.add_argument("--peer-questions", type=int, default=20, help="peer section: questions per set (even stride)")
     ap.add_argument("--out", default="bench")
     ap.add_argument("--stores", default="faiss-flat,faiss-ivf,milvus-lite", help="stores section: which stores")
     ap.add_argument("--store-budget", type=float, default=300.0,
@@ -356,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         scales = [s for s in scales if s <= 100_000]
         n_questions = n_questions or 20
 
+    from eval.run import resolve_set
+    from eval.unit import measure
     from rag import RAG
     from rag.embed import SentenceTransformerEmbedder
 
@@ -370,20 +400,33 @@ def main(argv: list[str] | None = None) -> int:
     emb.warm_up()
     report["embedder_load_s"] = time.perf_counter() - t
     bot = RAG.load(config.replace(index_dir=tmp / "index"), embedder=emb)
+    generators = list(dict.fromkeys([config.generator, "fast", "quality"]))
+    if sections & {"cold", "latency", "peer"}:
+        # the unit of each generator, first and in this run: every latency below is also a ratio to it
+        report["units"] = {g: measure(g, config=config).to_dict() for g in generators}
+        for g, u in report["units"].items():
+            print(f"unit for {g}: {u['seconds']:.2f} s (read 480 tokens {u['read_s']:.2f} s, write 20 {u['write_s']:.2f} s)")
+    units = report.get("units", {})
 
     if "indexing" in sections:
         report["indexing"] = bench_indexing(config, emb)
         report["targets"]["index_build_s"] = f"{report['indexing']['index_build_s']:.2f} s"
     if "cold" in sections:
         report["cold"] = bench_cold(config, tmp / "index", [i["question"] for i in items[:5]])
+        for g in generators:
+            if g in report["cold"] and g in units:
+                c = report["cold"][g]
+                c["ready_unit"], c["first_answer_unit"] = (c["ready_s"] / units[g]["seconds"],
+                                                           c["first_answer_s"] / units[g]["seconds"])
         report["targets"]["cold_start_s"] = f"{report['cold']['cold_start_s']:.2f} s"
     if "latency" in sections or "peer" in sections:
         report["latency"] = {}
-        for gen in dict.fromkeys([config.generator, "fast", "quality"]):
-            report["latency"][gen] = bench_latency(bot, items, gen)
+        for gen in generators:
+            report["latency"][gen] = bench_latency(bot, items, gen, units.get(gen))
         d = report["latency"][config.generator]
-        report["targets"]["first_token_p50_s"] = f"{d['first_token']['p50']:.2f} s (p95 {d['first_token']['p95']:.2f} s)"
-        report["targets"]["answer_p95_s"] = f"{d['total']['p95']:.2f} s (p50 {d['total']['p50']:.2f} s)"
+        for key, stage, q in (("first_token_p50_unit", "first_token", "p50"), ("answer_p50_unit", "total", "p50"),
+                              ("answer_p95_unit", "total", "p95")):
+            report["targets"][key] = f"{d[stage][q + '_unit']:.2f} unit ({d[stage][q]:.2f} s)"
         rss = report.get("cold", {}).get(config.generator, {}).get("peak_rss_mb")
         if rss:
             report["targets"]["peak_rss_mb"] = f"{rss:.0f} MB"
@@ -401,10 +444,19 @@ def main(argv: list[str] | None = None) -> int:
             report["targets"]["search_p95_ms_1m"] = (f"{best['p95_ms']:.2f} ms ({best['index']} {best['param']}, "
                                                      f"recall {best['recall@10']:.3f}) at {max(scales):,}")
     if "peer" in sections:
-        single = [i for i in items if not i.get("history")]
-        report["peer"] = bench_peer(config, single, report["latency"][config.generator], config.generator)
-        if "ratio_p50" in report["peer"]:
-            report["targets"]["peer_ratio_p50"] = f"{report['peer']['ratio_p50']:.1f}x (p95 {report['peer']['ratio_p95']:.1f}x)"
+        report["peer"] = {}
+        for name in filter(None, args.peer_sets.split(",")):
+            qs = resolve_set(name)
+            c = config.replace(corpus_dir=qs.corpus_dir) if qs.corpus_dir else config
+            asked = [i for i in load_items(qs.path, args.peer_questions) if not i.get("history")]
+            ours_bot = RAG.load(c.replace(index_dir=tmp / f"index-{qs.name}"), embedder=emb)
+            ours_bot.set_generator(bot.generator_for(config.generator))  # the same model, already loaded
+            ours = bench_latency(ours_bot, asked, config.generator, units.get(config.generator), qs.scoring)
+            report["peer"][qs.name] = bench_peer(c, asked, ours, config.generator, qs.scoring,
+                                                 units.get(config.generator))
+        ratios = {n: p["ratio_p50"] for n, p in report["peer"].items() if "ratio_p50" in p}
+        if ratios:
+            report["targets"]["peer_ratio_p50"] = ", ".join(f"{n} {r:.1f}x" for n, r in ratios.items())
 
     single = [i["question"] for i in items if not i.get("history")]
     if "stores" in sections:

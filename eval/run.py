@@ -111,6 +111,11 @@ class Runner:
         self.embedders: dict[str, object] = {}
         self.generators: dict[str, object] = {}
 
+    @staticmethod
+    def generator_key(c: Config) -> tuple:
+        """What a generator is built from: configurations equal here share one loaded model."""
+        return c.generator, c.refusal_threshold, c.prompt_lookup, c.flash_attn
+
     def bot(self, config: Config):
         from rag import RAG
         from rag.embed import SentenceTransformerEmbedder
@@ -123,10 +128,9 @@ class Runner:
         key = f"{corpus}-{c.embedder}-{c.chunk_words}-{c.chunk_overlap}-{c.index_type}"
         config = c.replace(index_dir=self.index_root / key)
         bot = RAG.load(config, embedder=emb)
-        key = (c.generator, c.refusal_threshold)
+        key = self.generator_key(c)
         if key not in self.generators:
-            self.generators[key] = make_generator(c.generator, c.cache_dir, c.device, c.n_threads,
-                                                  c.n_ctx, c.n_gpu_layers, c.temperature, c.refusal_threshold)
+            self.generators[key] = make_generator(c, c.generator)
         bot.set_generator(self.generators[key], c.generator)
         return bot
 
@@ -203,17 +207,22 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
             "retrieval_only": retrieval_only, "scoring": scoring}
 
 
-def run_sets(runner: Runner, sets: list[QuestionSet], config: Config, retrieval_only: bool, limit: int = 0,
-             progress: bool = True, save=None) -> list[dict]:
-    """One run of `config` per set, each over its own corpus (a separate index per corpus).
-    `save(results)` is called after each set, so a long run that is stopped keeps what it measured."""
+def run_sets(runner: Runner, sets: list[QuestionSet], config: Config | dict[str, Config], retrieval_only: bool,
+             limit: int = 0, progress: bool = True, save=None) -> list[dict]:
+    """One run of `config` per set, each over its own corpus (a separate index per corpus); given
+    several named configurations, each one on every set ("set · name"), side by side.
+    `save(results)` is called after each run, so a long run that is stopped keeps what it measured."""
+    configs = config if isinstance(config, dict) else {"": config}
     results = []
     for qs in sets:
-        c = config.replace(corpus_dir=qs.corpus_dir) if qs.corpus_dir else config
-        results.append(run_config(runner, qs.name, c, load_items(qs.path, limit), retrieval_only, progress, qs.scoring))
-        print(headline(results[-1]))
-        if save is not None:
-            save(results)
+        for cname, cfg in configs.items():
+            c = cfg.replace(corpus_dir=qs.corpus_dir) if qs.corpus_dir else cfg
+            name = f"{qs.name} · {cname}" if cname else qs.name
+            results.append(run_config(runner, name, c, load_items(qs.path, limit), retrieval_only, progress,
+                                      qs.scoring))
+            print(headline(results[-1]))
+            if save is not None:
+                save(results)
     return results
 
 
@@ -228,10 +237,12 @@ def headline(result: dict) -> str:
     return line
 
 
-def write_report(results: list[dict], out_name: str, question_set: str, by_set: bool = False) -> tuple[Path, Path]:
+def write_report(results: list[dict], out_name: str, question_set: str, by_set: bool = False,
+                 units: dict | None = None) -> tuple[Path, Path]:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    payload = {"date": stamp, "machine": machine(), "question_set": question_set, "by_set": by_set, "runs": results}
+    payload = {"date": stamp, "machine": machine(), "question_set": question_set, "by_set": by_set,
+               "units": units or {}, "runs": results}
     json_path = RESULTS / f"{out_name}.json"
     json_path.write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=str))
     md_path = RESULTS / f"{out_name}.md"
@@ -243,8 +254,16 @@ def _pct(x: float) -> str:
     return f"{x:.1%}"
 
 
-def table(runs: list[dict], by_set: bool) -> list[str]:
-    """The headline table: one row per set (by_set) or per configuration."""
+def in_units(seconds: float, run: dict, units: dict | None) -> str:
+    """"5.86 (0.54)": seconds, and the ratio to the unit of the run's generator when it was measured."""
+    unit = (units or {}).get(run["config"]["generator"])
+    return f"{seconds:.2f} ({seconds / unit['seconds']:.2f})" if unit else f"{seconds:.2f}"
+
+
+def table(runs: list[dict], by_set: bool, units: dict | None = None) -> list[str]:
+    """The headline table: one row per set (by_set) or per configuration; latencies also in units
+    (eval/unit.py) when `units` holds the unit of each generator, measured in the same run."""
+    u = " (unit)" if units else ""
     if all(r["retrieval_only"] for r in runs):
         head = ["set" if by_set else "config", "questions", "answerable", "recall@1", "recall@2", "recall@4", "MRR",
                 "retrieve p50 ms", "p95 ms"]
@@ -254,21 +273,25 @@ def table(runs: list[dict], by_set: bool) -> list[str]:
                 for r in runs for s in [r["summary"]]]
     elif by_set:
         head = ["set", "questions", "answerable right", "declined right", "citation support", "SQuAD EM", "SQuAD F1",
-                "evidence recall@4", "off-question answers", "second look (rescued)", "p50 s", "p95 s"]
+                "evidence recall@4", "off-question answers", "second look (rescued)", f"p50 s{u}", f"p95 s{u}",
+                f"first token p50 s{u}"]
         rows = [[r["name"], f"{s['questions']} ({s['questions'] - s['answerable']} unanswerable)",
                  _pct(s["accuracy"]), _pct(s["declined_correctly"]), _pct(s["citation_support"]),
                  _pct(s["squad"]["em"]) if "squad" in s else "–", _pct(s["squad"]["f1"]) if "squad" in s else "–",
                  _pct(s["retrieval"]["recall@4"]), str(s.get("off_question", 0)),
                  f"{_pct(s['second_look']['share'])} ({s['second_look']['rescued']})" if "second_look" in s else "–",
-                 f"{s['latency']['p50']:.2f}", f"{s['latency']['p95']:.2f}"]
+                 in_units(s["latency"]["p50"], r, units), in_units(s["latency"]["p95"], r, units),
+                 in_units(s["latency"]["first_token_p50"], r, units)]
                 for r in runs for s in [r["summary"]]]
     else:
         head = ["config", "generator", "retrieval", "answerable right", "declined right", "citation support",
-                "citation recall", "citation precision", "evidence recall@4", "p50 s", "p95 s", "first token p50 s"]
+                "citation recall", "citation precision", "evidence recall@4", f"p50 s{u}", f"p95 s{u}",
+                f"first token p50 s{u}"]
         rows = [[r["name"], c["generator"], f"{c['retrieval']}/{c['fusion']}", _pct(s["accuracy"]),
                  _pct(s["declined_correctly"]), _pct(s["citation_support"]), _pct(s["citations"]["recall"]),
-                 _pct(s["citations"]["precision"]), _pct(s["retrieval"]["recall@4"]), f"{s['latency']['p50']:.2f}",
-                 f"{s['latency']['p95']:.2f}", f"{s['latency']['first_token_p50']:.2f}"]
+                 _pct(s["citations"]["precision"]), _pct(s["retrieval"]["recall@4"]),
+                 in_units(s["latency"]["p50"], r, units), in_units(s["latency"]["p95"], r, units),
+                 in_units(s["latency"]["first_token_p50"], r, units)]
                 for r in runs for s, c in [(r["summary"], r["config"])]]
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(row) + " |" for row in rows]
 
@@ -279,7 +302,12 @@ def markdown(payload: dict) -> str:
     lines = [f"# Evaluation: {payload['question_set']} ({payload['date']})", "",
              f"Machine: {m['physical_cores']} physical cores ({m['cpus']} logical), {m['ram_gb']} GiB RAM, "
              f"GPU: {m['gpu']}; Python {m['python']}.", ""]
-    lines += table(runs, payload.get("by_set", False))
+    units = payload.get("units") or {}
+    if units:
+        lines += ["Latency also as a ratio to the unit: raw llama.cpp reading a 480-token prompt and writing 20 "
+                  "tokens with the same GGUF, measured at the start of this run (eval/unit.py): " +
+                  ", ".join(f"`{g}` {u['seconds']:.2f} s" for g, u in units.items()) + ".", ""]
+    lines += table(runs, payload.get("by_set", False), units)
     if all(r["retrieval_only"] for r in runs):
         return "\n".join(lines) + "\n"
     lines += ["", "Answerable right: ours, an accepted alias occurs in the answer; SQuAD sets, a normalised gold "
@@ -356,34 +384,39 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="N questions of each set, at an even stride")
     ap.add_argument("--out", default="", help="report name under eval/results/")
     ap.add_argument("--base", default="", help="TOML config file the configurations start from")
+    ap.add_argument("--no-unit", action="store_true", help="skip measuring the latency unit (eval/unit.py)")
     args = ap.parse_args(argv)
     if args.sets and not args.compare:
         ap.error("--sets goes with --compare; for one set use --set NAME")
-    if args.compare and (args.ablations or args.config):
-        ap.error("--compare runs the default configuration on every set; use --ablations or --config on one --set")
+    if args.compare and args.ablations:
+        ap.error("--compare runs configurations on every set; name them with --config, not --ablations")
 
     base = Config.from_toml(args.base) if args.base else Config()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     runner = Runner(Path(tempfile.mkdtemp(prefix="rag-eval-index-")))
     suffix = "-retrieval" if args.retrieval_only else ""
+    named = [(n, PRESETS[n]) if n in PRESETS and not o else (n, o) for n, o in map(parse_override, args.config)]
+    if args.ablations:
+        named = [(n, PRESETS[n]) for n in COMPARE if not (args.retrieval_only and "generator" in PRESETS[n])]
+    units = {}
+    if not args.retrieval_only and not args.no_unit:
+        from eval.unit import measure
+
+        for gen in dict.fromkeys(base.replace(**o).generator for _, o in named or [("", {})]):
+            if not gen.startswith("openai:"):
+                units[gen] = measure(gen, config=base).to_dict()
+                print(f"unit for {gen}: {units[gen]['seconds']:.2f} s")
     try:
         if args.compare:
             names = [n.strip() for n in args.sets.split(",") if n.strip()] or list(sets)
             chosen = [resolve_set(n) for n in names]
             out, label, by_set = args.out or "compare" + suffix, ", ".join(names), True
-            results = run_sets(runner, chosen, base, args.retrieval_only, args.limit,
-                               save=lambda done: write_report(done, out, label, by_set))
+            configs = {n: base.replace(**o) for n, o in named} if named else base
+            results = run_sets(runner, chosen, configs, args.retrieval_only, args.limit,
+                               save=lambda done: write_report(done, out, label, by_set, units))
         else:
             qs = resolve_set(args.set)
-            if args.ablations:
-                named = [(n, PRESETS[n]) for n in COMPARE]
-                if args.retrieval_only:
-                    named = [(n, o) for n, o in named if "generator" not in o]
-            elif args.config:
-                named = [(n, PRESETS[n]) if n in PRESETS and not o else (n, o)
-                         for n, o in map(parse_override, args.config)]
-            else:
-                named = [("default", {})]
+            named = named or [("default", {})]
             items = load_items(qs.path, args.limit)
             results = []
             for name, overrides in named:
@@ -398,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    json_path, md_path = write_report(results, out, label, by_set)
+    json_path, md_path = write_report(results, out, label, by_set, units)
     print(f"wrote {json_path} and {md_path}")
     if len(results) > 1 and not args.retrieval_only:
         print(f"wrote {chart(results, RESULTS / f'{out}.png')}")

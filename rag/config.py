@@ -92,6 +92,8 @@ class Config:
     refusal_threshold: float = -1.0  # the model may decline only when P(it opens with NOT FOUND) >= this;
     #                                  -1 = the value calibrated for the generator (models.REGISTRY)
     temperature: float = 0.0  # 0 = greedy, reproducible answers
+    prompt_lookup: int = 0  # llama.cpp: tokens guessed from the passages per step and checked in one batch (0: off)
+    flash_attn: bool = False  # llama.cpp: fused attention kernels
 
     # --- input limits ---
     max_question_chars: int = 1000  # longer questions are refused with a clear error
@@ -159,6 +161,9 @@ class Config:
         for name in positive:
             if getattr(self, name) < 1:
                 _bad(name, getattr(self, name), "must be at least 1", _default_fix(name))
+        if not 0 <= self.prompt_lookup <= 32:
+            _bad("prompt_lookup", self.prompt_lookup, "must be between 0 (off) and 32 guessed tokens",
+                 _default_fix("prompt_lookup"))
         for name, low in (("chunk_overlap", 0), ("n_threads", 0), ("n_gpu_layers", -1)):
             if getattr(self, name) < low:
                 _bad(name, getattr(self, name), f"must be {low} or more", _default_fix(name))

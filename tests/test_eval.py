@@ -161,7 +161,7 @@ def fake_runner(tmp_path):
     config = Config(cache_dir=tmp_path / "cache")
     runner = Runner(tmp_path / "indexes")
     runner.embedders[config.embedder] = HashEmbedder()
-    runner.generators[(config.generator, config.refusal_threshold)] = ScriptedGenerator(extractive)
+    runner.generators[runner.generator_key(config)] = ScriptedGenerator(extractive)
     return runner, config
 
 
@@ -196,3 +196,25 @@ def test_cli_rejects_an_unknown_set():
 
     with pytest.raises(SystemExit, match="unknown question set 'nope'"):
         main(["--set", "nope", "--retrieval-only"])
+
+
+def test_named_configurations_run_side_by_side_on_every_set_with_latency_in_units(fake_runner, tmp_path, monkeypatch):
+    """--compare --config a=... --config b=...: one row per set and configuration; with the unit
+    measured, every latency column shows seconds and the ratio to it."""
+    import eval.run as run
+
+    runner, config = fake_runner
+    sets = [run.resolve_set("questions"), run.resolve_set("squad-dev")]
+    configs = {"default": config, "lean": config.replace(passages=2)}
+    runner.generators[runner.generator_key(configs["lean"])] = runner.generators[runner.generator_key(config)]
+    results = run.run_sets(runner, sets, configs, retrieval_only=False, limit=2, progress=False)
+    assert [r["name"] for r in results] == ["questions · default", "questions · lean",
+                                            "squad-dev · default", "squad-dev · lean"]
+    assert [r["config"]["passages"] for r in results] == [4, 2, 4, 2]
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
+    unit = {"seconds": 2.0, "read_s": 1.5, "write_s": 0.5}
+    _, md_path = run.write_report(results, "speed", "two", by_set=True, units={config.generator: unit})
+    text = md_path.read_text()
+    assert "p50 s (unit)" in text and f"`{config.generator}` 2.00 s" in text
+    p50 = results[0]["summary"]["latency"]["p50"]
+    assert f"{p50:.2f} ({p50 / 2.0:.2f})" in text
