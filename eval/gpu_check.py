@@ -44,6 +44,7 @@ def run(device: str, embedder: str, generator: str) -> dict:
     t = time.perf_counter()
     gen.warm_up()
     out["generator"] = type(gen).__name__
+    out["generator_identity"] = gen.identity()  # which GGUF (the H100 record of 2026-11-27 ran "tiny") and dtype
     out["generator_load_s"] = time.perf_counter() - t
     inner = getattr(gen, "_model", None)
     out["generator_on"] = str(next(inner.parameters()).device) if inner is not None else "llama.cpp"

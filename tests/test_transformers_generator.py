@@ -1,0 +1,144 @@
+"""The transformers generator (the GPU path, when llama.cpp has no CUDA build) decodes as the llama.cpp
+path does: greedy, no settings taken from the model's files, the same stop strings and refusal gate.
+The GPU itself is not needed to check that: the real tests run both on the CPU with the tiny GGUF."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from .conftest import SHARED_CACHE
+
+CASES = [  # invented passages; the tiny model's greedy answers to these agree with llama.cpp's
+    ("[1] The town council of Zorvik approved 1, 200 solar panels for public buildings on Monday.\n"
+     "[2] Mayor Ilse Marek said the panels would cut the town's power bills by a third.",
+     "How many solar panels did the Zorvik council approve?"),
+    ("[1] The ferry between Alden and Brisk now leaves every 40 minutes, the port authority said.\n"
+     "[2] Tickets cost 3 euros for adults and are free for children under 12.",
+     "How much does a ferry ticket cost for adults?"),
+    ("[1] The Velmar library reopened on 3 March after a two-year renovation.\n"
+     "[2] It now holds 85, 000 books and a new reading room for students.",
+     "When did the Velmar library reopen?"),
+]
+AGREE_TOKENS = 10
+
+
+def _messages(passages: str, question: str) -> list[dict]:
+    from rag.prompt import build_messages, user_message
+
+    messages = build_messages([], question)
+    messages[-1] = {"role": "user", "content": user_message(passages, question)}
+    return messages
+
+
+@pytest.fixture(scope="module")
+def hf_tiny():
+    from rag.generate import TransformersGenerator
+
+    gen = TransformersGenerator("tiny", SHARED_CACHE, device="cpu", refusal_threshold=1.0)
+    gen.warm_up()
+    return gen
+
+
+@pytest.fixture(scope="module")
+def llama_tiny():
+    from rag.generate import LlamaCppGenerator
+
+    # one thread: llama.cpp's spinning threads crawl on a busy 2-core machine (60 s instead of 1 s)
+    return LlamaCppGenerator("tiny", SHARED_CACHE, n_ctx=1024, n_threads=1, refusal_threshold=1.0)
+
+
+def _answer(gen, messages, max_tokens=24):
+    from rag.generate import Usage
+
+    usage = Usage()
+    return "".join(gen.stream(messages, max_tokens, usage)), usage
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("passages, question", CASES)
+def test_transformers_and_llama_cpp_write_the_same_greedy_answer(hf_tiny, llama_tiny, passages, question):
+    messages = _messages(passages, question)
+    ours, ours_usage = _answer(hf_tiny, messages)
+    theirs, theirs_usage = _answer(llama_tiny, messages)
+    tok = hf_tiny._tok
+    a, b = tok.encode(ours, add_special_tokens=False), tok.encode(theirs, add_special_tokens=False)
+    assert a[:AGREE_TOKENS] == b[:AGREE_TOKENS], (ours, theirs)
+    assert not ours.strip().upper().startswith("NOT")  # the calibrated gate, as in llama.cpp
+    assert abs(ours_usage.refusal_prob - theirs_usage.refusal_prob) < 0.05, (ours_usage, theirs_usage)
+    assert ours_usage.prompt_tokens == theirs_usage.prompt_tokens  # same chat template, same tokens
+    assert ours_usage.completion_tokens > 0
+
+
+@pytest.mark.real
+def test_decoding_is_greedy_whatever_the_model_files_ask_for(hf_tiny):
+    """Sampling, temperature and a repetition penalty in the model's generation config are ignored:
+    the streamed answer is the argmax at every step."""
+    import torch
+
+    from rag.generate import REFUSAL_MARKER
+
+    passages, question = CASES[0]
+    messages = _messages(passages, question)
+    model, tok = hf_tiny._model, hf_tiny._tok
+    clean = model.generation_config
+    model.generation_config = type(clean)(**{**clean.to_dict(), "do_sample": True, "temperature": 5.0,
+                                             "top_k": 50, "repetition_penalty": 3.0, "no_repeat_ngram_size": 2})
+    try:
+        streamed, usage = _answer(hf_tiny, messages, 12)
+    finally:
+        model.generation_config = clean
+
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                  return_dict=True)["input_ids"]
+    marker = tok.encode(REFUSAL_MARKER, add_special_tokens=False)[:1]
+    out, past = [], None
+    with torch.inference_mode():
+        step = ids
+        for i in range(usage.completion_tokens):
+            result = model(input_ids=step, past_key_values=past, use_cache=True)
+            past, logits = result.past_key_values, result.logits[0, -1].float()
+            if i == 0:
+                logits[marker] = -float("inf")
+            out.append(int(logits.argmax()))
+            step = torch.tensor([[out[-1]]])
+    assert streamed == tok.decode(out, skip_special_tokens=True)[:len(streamed)], (streamed, out)
+
+
+@pytest.mark.real
+def test_a_closed_stream_stops_the_generation(hf_tiny):
+    passages, question = CASES[1]
+    from rag.generate import Usage
+
+    before = threading.active_count()
+    stream = hf_tiny.stream(_messages(passages, question), 200, Usage())
+    assert next(stream)
+    t = time.perf_counter()
+    stream.close()
+    assert time.perf_counter() - t < 5 and threading.active_count() == before
+
+
+def test_the_default_dtype_is_float32_on_the_gpu_too():
+    """float32 is the closest to llama.cpp; half precision changed answers (see TransformersGenerator)."""
+    from rag.generate import TransformersGenerator
+
+    assert TransformersGenerator("tiny", device="cuda")._dtype_name() == "float32"
+    assert TransformersGenerator("tiny", device="cpu")._dtype_name() == "float32"
+    assert TransformersGenerator("tiny", device="cuda", dtype="bfloat16")._dtype_name() == "bfloat16"
+
+
+def test_the_transformers_generator_gets_the_calibrated_refusal_threshold(monkeypatch):
+    import llama_cpp
+
+    import rag.embed
+    from rag.config import Config
+    from rag.generate import TransformersGenerator, make_generator
+    from rag.models import REGISTRY
+
+    monkeypatch.setattr(rag.embed, "pick_device", lambda device: "cuda")
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: False)
+    gen = make_generator(Config(), "tiny")
+    assert isinstance(gen, TransformersGenerator) and gen.device == "cuda"
+    assert gen.refusal_threshold == REGISTRY["tiny"].refusal_threshold
