@@ -50,11 +50,73 @@ _LOAD_LOCK = threading.Lock()
 STOP = ["<|im_end|>", "<|endoftext|>", "\n\n", "Question:", "Passages:"]
 
 
+class PassageLookup:
+    """Draft tokens for speculative decoding, read from the prompt itself: answers copy their
+    passages' words, so after the last `ngram` tokens written, the tokens that followed the same
+    n-gram in the prompt are a good guess. The latest occurrence wins (the passages sit at the end
+    of the prompt; the worked examples at its start). The model checks every guess in one batch, so a
+    greedy answer is the one it would have written anyway, in fewer steps.
+
+        >>> import numpy as np
+        >>> PassageLookup(ngram=2, tokens=3)(np.array([5, 6, 7, 8, 9, 1, 6, 7, 4, 2, 6, 7], np.intc)).tolist()
+        [4, 2, 6]
+    """
+
+    def __init__(self, ngram: int = 2, tokens: int = 8):
+        self.ngram, self.tokens = ngram, tokens
+
+    def __call__(self, input_ids, /, **kwargs):
+        import numpy as np
+
+        ids = np.asarray(input_ids)
+        for n in range(min(self.ngram, len(ids) - 1), 0, -1):
+            tail = ids[-n:]
+            windows = np.lib.stride_tricks.sliding_window_view(ids[:-1], n)
+            hits = np.nonzero(np.all(windows == tail, axis=1))[0]
+            for start in hits[::-1] + n:
+                if start < len(ids) - n:  # not the tail itself
+                    return ids[start:start + self.tokens].astype(np.intc)
+        return np.array([], dtype=np.intc)
+
+
+_SPECULATIVE = None
+
+
+def _speculative_llama():
+    """llama_cpp.Llama that computes logits only where they are sampled. Given a draft model,
+    llama-cpp-python turns on logits for every token, the prompt's included: for a 1.5B Qwen that is a
+    vocabulary-sized row (152k floats) per prompt token, about 15% more work on the prompt and a
+    1.2 GB array. Here a prompt batch gets logits for its last token only, as without a draft, and a
+    batch of one written token plus its guesses gets them for each (written against llama-cpp-python
+    0.3.36's Llama.eval)."""
+    global _SPECULATIVE
+    if _SPECULATIVE is None:
+        from llama_cpp import Llama
+
+        class SpeculativeLlama(Llama):
+            def eval(self, tokens):
+                self._ctx.kv_cache_seq_rm(-1, self.n_tokens, -1)
+                guesses = len(tokens) <= 1 + getattr(self.draft_model, "tokens", 0)
+                for i in range(0, len(tokens), self.n_batch):
+                    batch = tokens[i:i + self.n_batch]
+                    self._batch.set_batch(batch=batch, n_past=self.n_tokens, logits_all=guesses)
+                    self._ctx.decode(self._batch)
+                    self.input_ids[self.n_tokens:self.n_tokens + len(batch)] = batch
+                    self.n_tokens += len(batch)
+                    self._requires_eval = False
+
+        SpeculativeLlama.__module__ = __name__
+        _SPECULATIVE = SpeculativeLlama
+    return _SPECULATIVE
+
+
 class LlamaCppGenerator(LazyModel):
     def __init__(self, name: str = "fast", cache_dir: Path | None = None, n_threads: int = 0,
                  n_ctx: int = 2048, n_gpu_layers: int = -1, temperature: float = 0.0,
-                 refusal_threshold: float = 0.0):
+                 refusal_threshold: float = 0.0, prompt_lookup: int = 0, flash_attn: bool = False):
         super().__init__(name, cache_dir)
+        self.prompt_lookup = prompt_lookup  # draft tokens guessed from the prompt per step (0: off)
+        self.flash_attn = flash_attn
         # Calibrated refusal: the model may open with the refusal marker only when it puts at least
         # this probability on it; otherwise it must answer (and verification judges the answer).
         self.refusal_threshold = refusal_threshold
@@ -77,10 +139,13 @@ class LlamaCppGenerator(LazyModel):
     def _load(self) -> None:
         llama_cpp = require("llama_cpp")
         gpu = self.n_gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0
+        speculative = self.prompt_lookup > 0
         try:
-            self._llm = llama_cpp.Llama(
+            self._llm = (_speculative_llama() if speculative else llama_cpp.Llama)(
                 model_path=str(self.resolved.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                 n_threads_batch=self.n_threads, n_gpu_layers=gpu, n_batch=512, verbose=False, seed=0,
+                flash_attn=self.flash_attn,
+                draft_model=PassageLookup(tokens=self.prompt_lookup) if speculative else None,
             )
         except ValueError as exc:
             raise ModelError(f"llama.cpp could not load {self.resolved.path}: {exc}") from None
@@ -89,7 +154,8 @@ class LlamaCppGenerator(LazyModel):
         """A second context on the same (memory-mapped, shared) weights, created once."""
         if self._sibling is None:
             self._sibling = LlamaCppGenerator(self.name, self.cache_dir, self.n_threads, self.n_ctx,
-                                              self.n_gpu_layers, self.temperature)
+                                              self.n_gpu_layers, self.temperature,
+                                              prompt_lookup=self.prompt_lookup, flash_attn=self.flash_attn)
             self._sibling._resolved = self._resolved
             self._sibling._sibling = self._sibling
         return self._sibling
@@ -350,7 +416,8 @@ def _local_generator(config, name: str) -> Generator:
     from .models import refusal_threshold as calibrated
 
     return LlamaCppGenerator(name, c.cache_dir, n_threads=c.n_threads, n_ctx=c.n_ctx, n_gpu_layers=c.n_gpu_layers,
-                             temperature=c.temperature, refusal_threshold=calibrated(name, c.refusal_threshold))
+                             temperature=c.temperature, refusal_threshold=calibrated(name, c.refusal_threshold),
+                             prompt_lookup=c.prompt_lookup, flash_attn=c.flash_attn)
 
 
 __all__ = ["Generator", "LlamaCppGenerator", "TransformersGenerator", "Usage", "make_generator"]
