@@ -371,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stores", default="faiss-flat,faiss-ivf,milvus-lite", help="stores section: which stores")
     ap.add_argument("--store-budget", type=float, default=300.0,
                     help="stores section: seconds of queries per store and scale (at least 3 questions a phase)")
+    ap.add_argument("--milvus-max", type=int, default=100_000,
+                    help="stores section: Milvus Lite only up to this many chunks (0: every scale)")
     ap.add_argument("--concurrency-generator", default="", help="concurrency section: generator (default: the config's)")
     ap.add_argument("--askers", type=int, default=8, help="concurrency section: concurrent askers")
     ap.add_argument("--per-asker", type=int, default=2, help="concurrency section: questions per asker")
@@ -462,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     if "stores" in sections:
         report["stores"] = scale.to_dict(scale.bench_stores(bot.index, single, emb, scales,
                                                             stores=args.stores.split(","),
-                                                            query_budget_s=args.store_budget))
+                                                            query_budget_s=args.store_budget,
+                                                            milvus_max=args.milvus_max))
     if "concurrency" in sections:
         report["concurrency"] = scale.to_dict(scale.bench_concurrency(
             config.replace(index_dir=tmp / "index"), single, emb, args.concurrency_generator or None,
