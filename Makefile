@@ -36,7 +36,7 @@ eval-ablations: index
 	$(BIN)/python -m eval --ablations
 
 bench: index
-	$(PIP) install --quiet -e '.[dev,bench]'
+	$(PIP) install --quiet -e '.[dev,milvus,bench]'
 	$(BIN)/python -m eval.bench $(BENCH_ARGS)
 
 setup: $(INSTALLED)

@@ -196,20 +196,22 @@ class LlamaCppGenerator(LazyModel):
             )
             before = self._llm._input_ids.tolist()  # what the KV cache holds from the last call
             n = 0
-            for chunk in chunks:
-                piece = chunk["choices"][0]["delta"].get("content")
-                if piece:
-                    n += 1
-                    yield piece
-            ids = self._llm._input_ids.tolist()
-            usage.completion_tokens = n
-            usage.prompt_tokens = max(0, len(ids) - n)
-            reused = 0
-            for a, b in zip(before, ids[:usage.prompt_tokens]):
-                if a != b:
-                    break
-                reused += 1
-            usage.prompt_evaluated = usage.prompt_tokens - reused
+            try:
+                for chunk in chunks:
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        n += 1
+                        yield piece
+            finally:  # also when the consumer stops early (the answer was complete)
+                ids = self._llm._input_ids.tolist()
+                usage.completion_tokens = n
+                usage.prompt_tokens = max(0, len(ids) - n)
+                reused = 0
+                for a, b in zip(before, ids[:usage.prompt_tokens]):
+                    if a != b:
+                        break
+                    reused += 1
+                usage.prompt_evaluated = usage.prompt_tokens - reused
         finally:
             if chunks is not None:
                 chunks.close()

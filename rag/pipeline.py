@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from .conflict import conflict_note, find_conflict, measures
 from .verify import CITE, best_quote, is_refusal, quoted_from, verify
 
 DECLINE = "The articles don't say."
+# A sentence ended by its citation: "... 600,000 [4]." The answer is one such sentence (prompt.SYSTEM).
+ANSWER_DONE = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]\s*[.!?]")
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,8 @@ class RAG:
                     first = False
                 yield held
                 held = ""
+                if config.stop_at_citation and ANSWER_DONE.search(raw):
+                    break  # one cited sentence is the whole answer: don't wait for the model to say so
         finally:
             close = getattr(pieces, "close", None)
             if close:

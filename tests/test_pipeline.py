@@ -177,3 +177,27 @@ def test_a_disagreeing_figure_outside_the_shown_passages_is_found_and_cited(conf
     assert "2,500 kilometers" in answer.text and "995 miles" in answer.text, answer.text
     assert len(answer.passages) == 3 and answer.citations[-1].n == 3
     assert answer.citations[-1].doc_id == "chicagotribune-trump-zelenskyy-stop-where-they-are"
+
+
+def test_writing_stops_once_a_sentence_ends_with_its_citation(config, fake_embedder):
+    """The answer is one cited sentence: the model is not kept writing past "... [n].", and its
+    context is handed back at once. With the option off, everything it writes is read."""
+    closed = []
+
+    class Chatty(ScriptedGenerator):
+        def stream(self, messages, max_tokens, usage):
+            try:
+                yield from super().stream(messages, max_tokens, usage)
+            finally:
+                closed.append(True)
+
+    chatty = Chatty(lambda passages, q: _cite(passages, "600, 000", "The initial US draft would cap it at 600,000") +
+                    " Also, the weather was mild [1].")
+    bot = RAG.load(config, embedder=fake_embedder, generator=chatty)
+    answer = bot.ask(CAP_Q)
+    assert not answer.abstained and "600,000" in answer.text
+    assert "weather" not in answer.raw and answer.raw.rstrip().endswith("].")
+    assert closed == [True]
+    loose = RAG.load(config.replace(stop_at_citation=False, second_look=False), embedder=fake_embedder,
+                     generator=chatty)
+    assert "weather" in loose.ask(CAP_Q).raw
