@@ -468,7 +468,7 @@ def ask_concurrently(bot, questions: list[str], askers: int, per_asker: int, pat
 
 
 def start_llama_server(gguf: Path, alias: str, threads: int, n_ctx: int, log: Path,
-                       timeout: float = 300) -> tuple[subprocess.Popen, str, float]:
+                       timeout: float = 300, flash_attn: bool = False) -> tuple[subprocess.Popen, str, float]:
     import httpx
 
     port = free_port()
@@ -476,7 +476,7 @@ def start_llama_server(gguf: Path, alias: str, threads: int, n_ctx: int, log: Pa
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
          "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", str(n_ctx),
-         "--host", "127.0.0.1", "--port", str(port)],
+         "--flash_attn", str(flash_attn), "--host", "127.0.0.1", "--port", str(port)],
         stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, "OPENAI_API_KEY": ""})
     url = f"http://127.0.0.1:{port}/v1"
     while True:
@@ -517,7 +517,8 @@ def bench_concurrency(config, questions: list[str], embedder, generator: str | N
     warm = questions[-1]
     runs = []
     with tempfile.TemporaryDirectory(prefix="rag-llama-server-") as tmp:
-        proc, url, start_s = start_llama_server(gguf, name, threads, config.n_ctx, Path(tmp) / "server.log")
+        proc, url, start_s = start_llama_server(gguf, name, threads, config.n_ctx, Path(tmp) / "server.log",
+                                                flash_attn=config.flash_attn)  # as the in-process generator runs
         try:
             progress(f"[concurrency] llama.cpp server up at {url} in {start_s:.1f} s")
             bot = RAG.load(config.replace(generator=f"openai:{url}#{name}"), embedder=embedder)

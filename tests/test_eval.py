@@ -218,3 +218,17 @@ def test_named_configurations_run_side_by_side_on_every_set_with_latency_in_unit
     assert "p50 s (unit)" in text and f"`{config.generator}` 2.00 s" in text
     p50 = results[0]["summary"]["latency"]["p50"]
     assert f"{p50:.2f} ({p50 / 2.0:.2f})" in text
+
+
+@pytest.mark.real
+def test_the_unit_is_measured_with_the_named_model():
+    """eval/unit.py reads 480 tokens and writes 20 with the GGUF it is given: a model ten times larger
+    takes longer, and both parts of the work are timed."""
+    from eval.unit import measure
+
+    tiny, fast = measure("tiny", repeats=1), measure("fast", repeats=1)
+    assert tiny.generator == "tiny" and fast.generator == "fast"
+    for u in (tiny, fast):
+        assert u.read_s > 0 and u.write_s > 0 and u.seconds == pytest.approx(u.read_s + u.write_s)
+    assert fast.seconds > tiny.seconds
+    assert fast.ratio(fast.seconds * 0.3) == pytest.approx(0.3)
