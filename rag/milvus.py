@@ -4,7 +4,8 @@
     milvus_uri = "index/milvus.db"         # a file: Milvus Lite;  "http://milvus:19530": a server
     milvus_collection = "rag_news"          # three collections: rag_news_docs, _chunks, _sentences
 
-`<name>_docs` holds the manifest (one row, with a generation counter that every commit raises) and
+`<name>_docs` holds the commit point (one row: the generation, which every commit raises, and how many
+parts the manifest has), the manifest in parts (it lists every article, so it outgrows one row), and
 the articles (split into parts of 16,000 characters); `<name>_chunks` one row per chunk: offsets,
 its BM25 terms (Milvus computes the sparse BM25 vector itself, `FunctionType.BM25`) and its dense
 vector; `<name>_sentences` one row per sentence with its vector. Row keys hash the document's id
@@ -88,15 +89,29 @@ class MilvusHome:
         return f"{self.name}_{kind}"
 
     # --- commit point ---------------------------------------------------------------------
-    def _manifest(self) -> dict | None:
+    def _pointer(self) -> dict | None:
+        """The commit point: one small row naming the generation and how many parts its manifest has."""
         if not self.client.has_collection(self.col("docs")):
             return None
         rows = self.client.query(self.col("docs"), filter='pk == "manifest"', output_fields=["data"])
         return json.loads(rows[0]["data"]) if rows else None
 
+    def _manifest(self) -> dict | None:
+        """The manifest of the committed generation. It lists every article, so past a few thousand it
+        outgrows one VARCHAR (65,535 bytes): it is stored in parts, written before the pointer."""
+        pointer = self._pointer()
+        if pointer is None or "parts" not in pointer:
+            return pointer  # None, or a manifest written whole in the pointer row
+        keys = [f"manifest-{pointer['generation']}:{p}" for p in range(pointer["parts"])]
+        rows = self.client.query(self.col("docs"), filter=f"pk in {_quote(keys)}", output_fields=["pk", "data"])
+        if len(rows) != len(keys):
+            raise IndexCorrupt(f"the Milvus collection {self.col('docs')} lost part of its manifest "
+                                f"({len(rows)} of {len(keys)} parts). Rebuild it: rag index build")
+        return json.loads("".join(r["data"] for r in sorted(rows, key=lambda r: int(r["pk"].rsplit(":", 1)[1]))))
+
     def stamp(self):
-        m = self._manifest()
-        return None if m is None else (self.uri, self.name, m["generation"])
+        p = self._pointer()
+        return None if p is None else (self.uri, self.name, p["generation"])
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -192,8 +207,17 @@ class MilvusHome:
             for s, v in zip(index.sentences, sentence_vectors) if s.doc_id in new))
         generation = (old or {}).get("generation", 0) + 1
         manifest = {**index.manifest, "generation": generation, "order": [keys[d] for d in index.documents]}
-        c.upsert(self.col("docs"), [{"pk": "manifest", "kind": "manifest", "doc_key": "", "part": 0,
-                                     "data": json.dumps(manifest, ensure_ascii=False), "v": [0.0, 0.0]}])
+        text = json.dumps(manifest, ensure_ascii=False)
+        parts = -(-len(text) // PART)
+        self._insert("docs", ({"pk": f"manifest-{generation}:{p}", "kind": "manifest-part", "doc_key": "",
+                               "part": p, "data": text[p * PART:(p + 1) * PART], "v": [0.0, 0.0]}
+                              for p in range(parts)))
+        old_pointer = self._pointer()
+        c.upsert(self.col("docs"), [{"pk": "manifest", "kind": "manifest", "doc_key": "", "part": 0,  # the commit
+                                     "data": json.dumps({"generation": generation, "parts": parts}), "v": [0.0, 0.0]}])
+        if old_pointer and "parts" in old_pointer:  # the previous generation's parts, now unreferenced
+            old_parts = [f"manifest-{old_pointer['generation']}:{p}" for p in range(old_pointer["parts"])]
+            c.delete(self.col("docs"), filter=f"pk in {_quote(old_parts)}")
         terms = [lexical_tokens(ch.text) for ch in index.chunks]
         pks = [f"{keys[ch.doc_id]}#{ch.id.rsplit('#', 1)[1]}" for ch in index.chunks]
         index.store = MilvusStore(self, pks, terms, index)

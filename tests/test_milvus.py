@@ -113,3 +113,27 @@ def test_the_real_models_answer_from_milvus_with_a_citation(real_embedder, tmp_p
     answer = bot.ask(CAP)
     assert not answer.abstained and "600" in answer.text, (answer.raw, answer.verdict)
     assert any(c.doc_id == WITKOFF and "600, 000" in c.quote for c in answer.citations), answer.citations
+
+
+def test_a_manifest_larger_than_one_row_is_stored_in_parts(config, tmp_path, monkeypatch):
+    """The manifest lists every article: at a few thousand it outgrows a VARCHAR (65,535 bytes; the
+    100k-chunk bench hit it). It is written in parts before the one-row commit point; a new commit's
+    parts replace the last one's, and a lost part is an error that says how to rebuild."""
+    import rag.milvus as milvus
+    from pymilvus import MilvusClient
+    from rag.errors import IndexCorrupt
+
+    monkeypatch.setattr(milvus, "PART", 200)  # a manifest of a few kB: many parts
+    config = store_config(config, "milvus", tmp_path)
+    bot = load(config, HashEmbedder())
+    (tmp_path / "harbor.md").write_text(HARBOR)
+    bot.add_documents([tmp_path / "harbor.md"])
+    again = load(config, HashEmbedder())
+    assert "harbor" in {d.id for d in again.documents()} and WITKOFF in {d.id for d in again.documents()}
+    client = MilvusClient(str(tmp_path / "milvus.db"))
+    parts = client.query("rag_news_docs", filter='kind == "manifest-part"', output_fields=["pk"], limit=16_000)
+    assert len(parts) > 3 and {r["pk"].split(":")[0] for r in parts} == {"manifest-2"}  # generation 2 only
+    client.delete("rag_news_docs", filter=f'pk == "{parts[0]["pk"]}"')
+    milvus._HOMES.clear()
+    with pytest.raises(IndexCorrupt, match="Rebuild it: rag index build"):
+        load(config, HashEmbedder())
