@@ -57,6 +57,6 @@ def test_faiss_and_milvus_side_by_side(base, tmp_path):
             assert 0 < t.p50_ms <= t.p95_ms
     assert rows["faiss-flat"].recall_at_10 == 1.0
     assert rows["milvus-lite"].recall_at_10 >= 0.9  # FLAT in Milvus: exact up to ties
-    assert rows["milvus-lite"].rss_mb > 0  # its server process is counted
+    # RSS growth is reported, not asserted: Milvus Lite runs in this process and freed pages can make it negative
     lines = scale.markdown(scale.to_dict(report), None)
     assert any("| 2,000 | milvus-lite |" in line for line in lines)
