@@ -1,6 +1,6 @@
 """Benchmark: cold start, indexing, per-stage answer latency, memory, index scaling, and a peer.
 
-    python -m eval.bench                       # everything (about 30-40 minutes on 2 cores)
+    python -m eval.bench                       # everything (2+ hours on 2 cores: stores up to 1M chunks)
     python -m eval.bench --quick               # small scales, 20 questions, no peer
     python -m eval.bench --only scaling --scales 10000,100000,1000000
     python -m eval.bench --only stores --scales 100000,1000000     # FAISS vs Milvus Lite (eval/scale.py)
