@@ -496,14 +496,15 @@ def start_llama_server(gguf: Path, alias: str, threads: int, n_ctx: int, log: Pa
         time.sleep(0.5)
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Terminate a server process, killing it when it does not exit within `timeout` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=15)
+            proc.wait(timeout=timeout)
 
 
 def bench_concurrency(config, questions: list[str], embedder, generator: str | None = None, askers: int = 8,

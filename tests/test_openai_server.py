@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from eval.scale import stop
 from rag.errors import ModelError
 from rag.generate import Usage, make_generator
 from rag.openai_compat import OpenAIEmbedder, OpenAIGenerator
@@ -165,13 +166,7 @@ def llama_server(tmp_path_factory):
             pytest.fail(f"the llama.cpp server did not answer within {START_TIMEOUT} s; see {log.name}")
         time.sleep(0.5)
     yield proc, url
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    stop(proc, timeout=10)
     log.close()
 
 
