@@ -25,6 +25,7 @@ from rag import RAG
 from rag.config import Config
 from rag.errors import RagError
 from rag.ingest import SUPPORTED
+from rag.prompt import CITE
 from rag.retrieve import Retrieval
 from rag.types import Answer, Citation, Passage
 
@@ -78,16 +79,15 @@ def safe_url(url) -> str:
 
 
 def linkify(text: str, turn: int) -> str:
-    """Answer text with each [n] turned into a link to its source card. Everything else is escaped,
-    including brackets, so that model text can never form a Markdown link or image."""
-    safe = html.escape(text, quote=False)
-
-    def repl(m):
-        if m.group(1):
-            return f'<a href="#src-{turn}-{m.group(1)}" class="cite">[{m.group(1)}]</a>'
-        return "&#91;" if m.group() == "[" else "&#93;"
-
-    return re.sub(r"\[(\d+)\]|[\[\]]", repl, safe)
+    """Answer text with each cited number ([4], [1, 2]) turned into a link to its source card.
+    Everything else is escaped, brackets included, so model text can never form a Markdown link."""
+    out, last = [], 0
+    for m in CITE.finditer(text):
+        out.append(plain(text[last:m.start()]) + m.group()[:len(m.group()) - len(m.group().lstrip())])
+        out.append("".join(f'<a href="#src-{turn}-{n}" class="cite">[{n}]</a>'
+                           for n in re.split(r"\s*[,;]\s*", m.group(1))))
+        last = m.end()
+    return "".join(out) + plain(text[last:])
 
 
 def plain(text: str) -> str:

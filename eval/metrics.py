@@ -29,8 +29,9 @@ import string
 import unicodedata
 from collections import Counter
 
+from rag.prompt import CITE
+
 _PUNCT = re.compile(r"[^\w\s]")
-_CITATION = re.compile(r"\[\d+(?:,\s*\d+)*\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _THOUSANDS = re.compile(r"(?<=\d)[,.]?\s?(?=\d{3}\b)")
 
@@ -39,7 +40,7 @@ def normalize_answer(text: str) -> str:
     """Lower case, straight quotes, digit groups joined, punctuation dropped, spaces collapsed."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    text = _CITATION.sub(" ", text)  # citation markers are not part of the answer
+    text = CITE.sub(" ", text)  # citation markers are not part of the answer
     text = _THOUSANDS.sub("", text)
     text = text.replace("'", "")
     text = _PUNCT.sub(" ", text)
@@ -80,7 +81,7 @@ def _best_f1(pred: list[str], golds: list[list[str]]) -> float:
 
 def squad_normalize(text: str) -> str:
     """SQuAD's official answer normalisation, after dropping our citation markers."""
-    text = _CITATION.sub(" ", text).lower()
+    text = CITE.sub(" ", text).lower()
     text = "".join(ch for ch in text if ch not in string.punctuation)
     return " ".join(_ARTICLES.sub(" ", text).split())
 
@@ -106,7 +107,7 @@ def squad_contains(prediction: str, answers: list[str]) -> bool:
     (True, False)
     """
     def norm(text: str) -> str:
-        text = _CITATION.sub(" ", text).lower()
+        text = CITE.sub(" ", text).lower()
         return " " + squad_normalize(_PUNCT.sub(" ", text)) + " "  # any punctuation, dashes included
 
     pred = norm(prediction)

@@ -2,23 +2,28 @@
 
     python -m eval                          # default configuration on our own questions, full answers
     python -m eval --set squad-dev          # any named set; an external set brings its own corpus
+    python -m eval --set squad-dev --squad-file dev-v2.0.json   # built from this SQuAD 2.0 JSON
     python -m eval --retrieval-only         # retrieval metrics only, in seconds
     python -m eval --compare                # every set, dev and test, in one table
     python -m eval --compare --sets questions,squad-dev --limit 20
     python -m eval --ablations              # dense / lexical / hybrid, fast / quality side by side
     python -m eval --config lexical=retrieval=lexical --config big=passages=6
 
-Sets: questions, heldout (our own, over the bundled articles) and <name>-dev / <name>-test for every
-folder in eval/external/. Each set is scored by its own rule: "alias" (ours: an accepted alias occurs
+Sets: questions, heldout (our own, over the bundled articles) and squad-dev/-test (Normans), rhine-dev/-test
+(Rhine), built from SQuAD 2.0's JSON (eval/external: ../shared/datasets/squad2-dev.json, or --squad-file);
+without that file they are skipped, with where to get it. Each set is scored by its own rule: "alias" (ours: an accepted alias occurs
 in the answer) or "squad" (a normalised gold answer occurs in the answer; SQuAD EM/F1 beside it). A
 decline is right exactly when the question is unanswerable.
 
-Results go to eval/results/<name>.json (per-question rows, config, model identities) and .md.
+Results go to eval/results/<name>.json (per-question rows, config, model identities) and .md. Rows of
+the SQuAD sets keep ids, questions and scores, not the texts that quote its paragraphs (see `redact`).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -31,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eval import metrics
-from eval.external import external_sets
+from eval.external import DataMissing, external_sets, materialize
+from eval.external.squad import LayoutError
 from rag.config import Config
 from rag.errors import RagError
 
@@ -43,24 +49,35 @@ SETS = {"questions": HERE / "questions.jsonl", "heldout": HERE / "heldout.jsonl"
 @dataclass(frozen=True)
 class QuestionSet:
     name: str
-    path: Path  # the .jsonl of questions
+    path: Path | None  # the .jsonl of questions; None for an external set not built yet (see `ready`)
     corpus_dir: Path | None = None  # the documents to index; None: the configuration's own corpus
     scoring: str = "alias"  # alias | squad (see the module docstring)
+    source: str = ""  # the external set it is part of ("squad", "rhine"), built from SQuAD's JSON
 
 
 def question_sets() -> dict[str, QuestionSet]:
-    """Every named set, in report order: ours first, then each external set's dev and test."""
+    """Every named set, in report order: ours first, then each external set's dev and test (not built)."""
     sets = {name: QuestionSet(name, path) for name, path in SETS.items()}
     for name, info in external_sets().items():
-        sets[name] = QuestionSet(name, info["path"], info["corpus_dir"], info["scoring"])
+        sets[name] = QuestionSet(name, None, None, info["scoring"], info["source"])
     return sets
 
 
-def resolve_set(name: str) -> QuestionSet:
-    """A set by name, or a .jsonl path (scored as ours, over the configuration's corpus)."""
+def ready(qs: QuestionSet, squad_file: str | Path | None = None) -> QuestionSet:
+    """The set with its questions and corpus on disk: an external one is built from the SQuAD JSON
+    (`squad_file`, else ../shared/datasets/squad2-dev.json); DataMissing, saying where to get it, if absent."""
+    if qs.path is not None:
+        return qs
+    folder = materialize(qs.source, squad_file)
+    part = qs.name.rsplit("-", 1)[1]
+    return dataclasses.replace(qs, path=folder / f"{part}.jsonl", corpus_dir=folder / "corpus")
+
+
+def resolve_set(name: str, squad_file: str | Path | None = None) -> QuestionSet:
+    """A set by name, ready to run, or a .jsonl path (scored as ours, over the configuration's corpus)."""
     sets = question_sets()
     if name in sets:
-        return sets[name]
+        return ready(sets[name], squad_file)
     path = Path(name)
     if path.suffix == ".jsonl" and path.is_file():
         return QuestionSet(path.stem, path)
@@ -118,8 +135,8 @@ class Runner:
 
     def bot(self, config: Config):
         from rag import RAG
-        from rag.embed import SentenceTransformerEmbedder
-        from rag.generate import make_generator
+        from rag.models.embed import SentenceTransformerEmbedder
+        from rag.models import make_generator
 
         c = config
         emb = self.embedders.get(c.embedder) or SentenceTransformerEmbedder(c.embedder, c.cache_dir, c.device)
@@ -138,7 +155,7 @@ class Runner:
 def off_question(answer) -> str:
     """For an answer that stands: '' when its cited passages keep to the question's constraints
     (years, dates, qualifiers, names), else what they lack. Counted over every set in the report."""
-    from rag.verify import Asked, keeps_to_question
+    from rag.grounding.verify import Asked, keeps_to_question
 
     if answer.abstained:
         return ""
@@ -208,13 +225,14 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
 
 
 def run_sets(runner: Runner, sets: list[QuestionSet], config: Config | dict[str, Config], retrieval_only: bool,
-             limit: int = 0, progress: bool = True, save=None) -> list[dict]:
+             limit: int = 0, progress: bool = True, save=None, squad_file: str | Path | None = None) -> list[dict]:
     """One run of `config` per set, each over its own corpus (a separate index per corpus); given
     several named configurations, each one on every set ("set · name"), side by side.
     `save(results)` is called after each run, so a long run that is stopped keeps what it measured."""
     configs = config if isinstance(config, dict) else {"": config}
     results = []
     for qs in sets:
+        qs = ready(qs, squad_file)
         for cname, cfg in configs.items():
             c = cfg.replace(corpus_dir=qs.corpus_dir) if qs.corpus_dir else cfg
             name = f"{qs.name} · {cname}" if cname else qs.name
@@ -237,12 +255,35 @@ def headline(result: dict) -> str:
     return line
 
 
+# what a row of a SQuAD set leaves out of the report: texts that quote SQuAD's paragraphs
+QUOTING = ("evidence", "passages", "answer", "raw")
+
+
+def redact(run: dict) -> dict:
+    """A run as the report keeps it: a set built from SQuAD (scoring "squad") keeps each row's id,
+    question, gold answers, scores, verdict and timings, but not the passages, evidence or answer
+    texts, which quote its paragraphs: those stay in SQuAD's file, not in this repo.
+
+    >>> redact({"scoring": "squad", "rows": [{"id": "q", "answer": "Rollo [1].", "citations": [{"n": 1, "quote": "x"}]}]})
+    {'scoring': 'squad', 'rows': [{'id': 'q', 'citations': [{'n': 1}]}]}
+    """
+    if run.get("scoring") != "squad":
+        return run
+    run = copy.deepcopy(run)
+    for row in run["rows"]:
+        for key in QUOTING:
+            row.pop(key, None)
+        for c in row.get("citations") or []:
+            c.pop("quote", None)
+    return run
+
+
 def write_report(results: list[dict], out_name: str, question_set: str, by_set: bool = False,
                  units: dict | None = None) -> tuple[Path, Path]:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     payload = {"date": stamp, "machine": machine(), "question_set": question_set, "by_set": by_set,
-               "units": units or {}, "runs": results}
+               "units": units or {}, "runs": [redact(r) for r in results]}
     json_path = RESULTS / f"{out_name}.json"
     json_path.write_text(json.dumps(payload, indent=1, ensure_ascii=False, default=str))
     md_path = RESULTS / f"{out_name}.md"
@@ -329,7 +370,8 @@ def markdown(payload: dict) -> str:
                   "", "Wrong answers:", ""]
         for row in r["rows"]:
             if not row["correct"]:
-                lines.append(f"- `{row['id']}` ({row['kind']}) {row['question']} → {row.get('answer', '')!s} "
+                said = row.get("answer", "(answer not kept: it quotes SQuAD)" if r["scoring"] == "squad" else "")
+                lines.append(f"- `{row['id']}` ({row['kind']}) {row['question']} → {said!s} "
                              f"_[{row.get('verdict', '')}]_")
     return "\n".join(lines) + "\n"
 
@@ -385,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="", help="report name under eval/results/")
     ap.add_argument("--base", default="", help="TOML config file the configurations start from")
     ap.add_argument("--no-unit", action="store_true", help="skip measuring the latency unit (eval/unit.py)")
+    ap.add_argument("--squad-file", default=None, metavar="PATH",
+                    help="SQuAD 2.0 JSON the squad and rhine sets are built from (default: "
+                         "../shared/datasets/squad2-dev.json; the official dev-v2.0.json works too)")
     args = ap.parse_args(argv)
     if args.sets and not args.compare:
         ap.error("--sets goes with --compare; for one set use --set NAME")
@@ -398,6 +443,21 @@ def main(argv: list[str] | None = None) -> int:
     named = [(n, PRESETS[n]) if n in PRESETS and not o else (n, o) for n, o in map(parse_override, args.config)]
     if args.ablations:
         named = [(n, PRESETS[n]) for n in COMPARE if not (args.retrieval_only and "generator" in PRESETS[n])]
+    # the sets first: one whose data is absent is skipped (saying where to get it) before any model loads
+    if args.compare:
+        names = [n.strip() for n in args.sets.split(",") if n.strip()] or list(sets)
+    else:
+        names = [args.set]
+    chosen, skipped = [], {}
+    for n in names:
+        try:
+            chosen.append(resolve_set(n, args.squad_file))
+        except (DataMissing, LayoutError) as exc:
+            skipped.setdefault(str(exc), []).append(n)
+    for reason, missed in skipped.items():
+        print(f"skipping {', '.join(missed)}: {reason}", file=sys.stderr)
+    if not chosen:
+        return 1
     units = {}
     if not args.retrieval_only and not args.no_unit:
         from eval.unit import measure
@@ -408,14 +468,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"unit for {gen}: {units[gen]['seconds']:.2f} s")
     try:
         if args.compare:
-            names = [n.strip() for n in args.sets.split(",") if n.strip()] or list(sets)
-            chosen = [resolve_set(n) for n in names]
-            out, label, by_set = args.out or "compare" + suffix, ", ".join(names), True
+            label = ", ".join(qs.name for qs in chosen)
+            out, by_set = args.out or "compare" + suffix, True
             configs = {n: base.replace(**o) for n, o in named} if named else base
             results = run_sets(runner, chosen, configs, args.retrieval_only, args.limit,
                                save=lambda done: write_report(done, out, label, by_set, units))
         else:
-            qs = resolve_set(args.set)
+            qs = chosen[0]
             named = named or [("default", {})]
             items = load_items(qs.path, args.limit)
             results = []

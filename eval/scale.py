@@ -20,6 +20,7 @@ in-process llama.cpp generator (one RAG object shared by the threads). Both use 
 
 from __future__ import annotations
 
+from rag.stores import new_index, load_folder
 import gc
 import os
 import shutil
@@ -117,7 +118,7 @@ def synthetic_documents(pool: Sequence[str], n_chunks: int, chunk_words: int = 9
 def synthetic_index(base, n_chunks: int, seed: int = 0, noise: float = 0.01):
     """An Index of `n_chunks` synthetic chunks built by `Index.build` from `base` (an Index whose
     sentences and sentence vectors are the pool), with vectors injected (no text is embedded)."""
-    from rag.index import Index
+    from rag.stores.index import Index
 
     pool = [base.documents[s.doc_id].text[s.start:s.end] for s in base.sentences]
     keep = [i for i, s in enumerate(pool) if "\n" not in s and s.strip()]
@@ -126,7 +127,7 @@ def synthetic_index(base, n_chunks: int, seed: int = 0, noise: float = 0.01):
     c = base.manifest["chunking"]
     docs = synthetic_documents(pool, n_chunks, c["chunk_words"], c["chunk_overlap"], seed)
     embedder = VectorsFromSentences(pool, vectors, noise, seed)
-    index = Index.build(docs, embedder, c["chunk_words"], c["chunk_overlap"], index_type="flat")
+    index = new_index(docs, embedder, c["chunk_words"], c["chunk_overlap"], index_type="flat")
     return index, pool
 
 
@@ -223,7 +224,7 @@ def _questions_vectors(questions: Sequence[str], embedder) -> tuple[np.ndarray, 
 def _measure(kind: str, index, bot, questions: list[str], qvecs: np.ndarray, truth: list[list[int]],
              ann: Callable[[np.ndarray], list[int]], k: int = 10, budget_s: float = 0.0) -> dict:
     from rag.retrieve import query_terms
-    from rag.store import Query
+    from rag.stores.faiss_store import Query
 
     c = bot.config
     ann_lat, found = latencies_ms(lambda i: ann(qvecs[i]), len(qvecs), budget_s)
@@ -247,8 +248,10 @@ def bench_stores(base, questions: list[str], real_embedder, scales: list[int],
     Milvus Lite only up to `milvus_max` chunks when that is set (it is slow: see the note)."""
     from rag import RAG
     from rag.config import Config
-    from rag.index import Index, make_bm25, make_faiss, lexical_tokens
-    from rag.store import FaissStore
+    from rag.stores.base import lexical_tokens
+    from rag.stores.faiss_store import make_bm25, make_faiss
+    from rag.stores.index import Index
+    from rag.stores.faiss_store import FaissStore
 
     qvecs, embed_t = _questions_vectors(questions, real_embedder)
     rows: list[StoreResult] = []
@@ -291,7 +294,7 @@ def bench_stores(base, questions: list[str], real_embedder, scales: list[int],
                     del built, store
                     gc.collect()
                     before = rss_mb()
-                    loaded, open_s = timed(lambda: Index.load(folder))
+                    loaded, open_s = timed(lambda: load_folder(folder))
                     bot = RAG(Config(index_dir=folder), loaded, embedder)
                     ann = lambda v, s=loaded.store: s.search_dense(v, 10)[1].tolist()
                     m = _measure(kind, loaded, bot, questions, qvecs, truth, ann, budget_s=query_budget_s / 3)
@@ -349,9 +352,9 @@ def _version(package: str) -> str:
 def _milvus(index, n: int, workdir: Path, embedder, questions, qvecs, truth, progress,
             budget_s: float) -> StoreResult:
     from rag import RAG
-    from rag import milvus as rm
+    from rag.stores import milvus_store as rm
     from rag.config import Config
-    from rag.index import Index
+    from rag.stores.index import Index
 
     folder = workdir / f"milvus-{n}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -389,7 +392,7 @@ def _milvus(index, n: int, workdir: Path, embedder, questions, qvecs, truth, pro
 
 def close_milvus(home) -> None:
     """Close the client (stopping Milvus Lite's server for the file) and forget the home."""
-    from rag import milvus as rm
+    from rag.stores import milvus_store as rm
 
     try:
         if home._client is not None:
@@ -512,8 +515,8 @@ def bench_concurrency(config, questions: list[str], embedder, generator: str | N
     """The same questions from `askers` threads through the OpenAI path, then in-process (see the module
     docstring). The server is stopped before the in-process run, so the two never share the cores."""
     from rag import RAG
-    from rag.generate import physical_cores
-    from rag.models import resolve
+    from rag.models import physical_cores
+    from rag.models.registry import resolve
 
     name = generator or config.generator
     gguf = resolve(name, config.cache_dir, role="generator").path

@@ -46,8 +46,8 @@ def measure(generator: str = "", repeats: int = 3, config=None) -> Unit:
     import llama_cpp
 
     from rag.config import Config
-    from rag.generate import physical_cores
-    from rag.models import resolve
+    from rag.models import physical_cores
+    from rag.models.registry import resolve
 
     config = config or Config()
     name = generator or config.generator

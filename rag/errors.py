@@ -5,7 +5,9 @@
     ├── DocumentError     a file that cannot be read or indexed
     ├── IndexUnusable     the index folder is missing, stale or corrupt
     ├── ModelError        a model package is missing or a file fails its hash
-    └── ConfigError       an unknown or invalid configuration key
+    ├── ConfigError       an unknown or invalid configuration key
+    └── FetchError        a web page or feed that cannot be fetched or read
+        └── FetchRefused  ... refused on purpose: not http(s), or a private address
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ class ModelHashMismatch(ModelError):
 
 class ConfigError(RagError, ValueError):
     """A configuration file or override has an unknown key or a bad value."""
+
+
+class FetchError(RagError):
+    """A web page or feed could not be fetched or read: no answer in time, too large, an error
+    status, a type that is not a page or feed, a redirect loop, or a feed that is not well-formed."""
+
+
+class FetchRefused(FetchError):
+    """Fetching was refused on purpose: not http(s), or an address that is not public (private,
+    loopback, link-local) while `fetch_allow_private` is off."""
 
 
 class MissingExtra(RagError, ImportError):

@@ -76,13 +76,21 @@ def read_document(path: str | Path, max_mb: float = 20.0, doc_id: str | None = N
     deadline = time.monotonic() + timeout_s
     if suffix == ".pdf":
         doc = _within(timeout_s, path.name, lambda: parse_pdf(data, path.name, max_pages, deadline))
+        if len(doc.text.split()) < 3:
+            raise DocumentError(f"{path.name}: no readable text (empty or almost empty)")
     else:
-        text = _decode(data, path.name)
-        parse = parse_html if suffix in (".html", ".htm") else parse_markdown
-        doc = _within(timeout_s, path.name, lambda: parse(text, path.name))
-    if len(doc.text.split()) < 3:
-        raise DocumentError(f"{path.name}: no readable text (empty or almost empty)")
+        doc = read_text(_decode(data, path.name), path.name, suffix, timeout_s=timeout_s)
     return Document(**{**doc.__dict__, "source": str(path), "id": doc_id or doc.id})
+
+
+def read_text(text: str, name: str, kind: str = ".html", *, timeout_s: float = PARSE_SECONDS) -> Document:
+    """Parse text that is not a file on disk (a fetched web page: kind ".html"; plain text: ".txt")
+    under the same time limit as `read_document`; DocumentError when it has no readable text."""
+    parse = parse_html if kind in (".html", ".htm") else parse_markdown
+    doc = _within(timeout_s, name, lambda: parse(text, name))
+    if len(doc.text.split()) < 3:
+        raise DocumentError(f"{name}: no readable text (empty or almost empty)")
+    return doc
 
 
 def _within(seconds: float, name: str, parse):
@@ -206,6 +214,7 @@ def _make(name: str, text: str, meta: dict) -> Document:
         text=text,
         sha256=sha256(text),
         warnings=tuple(warnings),
+        author=_meta_value(meta, ("author", "byline"), warnings),
     )
 
 
@@ -238,12 +247,16 @@ def parse_html(html: str, name: str) -> Document:
     tree = visible_tree(html)
     if tree is None:
         raise DocumentError(f"{name}: no article text found in the HTML")
+    # the date only from the page's markup (article:published_time, JSON-LD datePublished, <time>, the
+    # URL), the original one first; never guessed from the text, never the day it was read
     found = trafilatura.bare_extraction(tree, include_comments=False, include_tables=False, include_images=False,
-                                        favor_recall=True, with_metadata=True)
+                                        favor_recall=True, with_metadata=True,
+                                        date_extraction_params={"original_date": True, "extensive_search": False})
     text = getattr(found, "text", None) if found is not None else None
     if not text:
         raise DocumentError(f"{name}: no article text found in the HTML")
-    info = {"title": found.title, "outlet": found.sitename, "published": found.date, "url": found.url}
+    info = {"title": found.title, "outlet": found.sitename, "published": found.date, "url": found.url,
+            "author": found.author}
     return _make(name, text.strip(), info)
 
 

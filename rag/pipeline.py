@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -17,24 +16,21 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from .config import Config
-from .embed import Embedder, make_embedder
-from .errors import DocumentError, IndexMissing, IndexUnusable, InputError, RagError
-from .generate import Generator, Usage, make_generator
-from .store import index_stamp, open_index, save_index, writing
-from .index import Index, corpus_fingerprint, load_corpus, saved_documents
+from .errors import DocumentError, IndexMissing, InputError, RagError
+from .grounding import constraints as qc
+from .grounding.conflict import conflict_note, find_conflict, measures
+from .grounding.verify import best_quote, quoted_from, verify
 from .ingest import read_document
-from . import constraints as qc
-from .prompt import NOT_FOUND, build_extract_messages, build_messages
+from .models import Embedder, Generator, Usage, complete, make_embedder, make_generator
+from .prompt import ANSWER_DONE, CITE, NOT_FOUND, build_extract_messages, build_messages, is_refusal
 from .retrieve import Retrieval, keep_to_question, query_terms, retrieve_chunks, select_passages, unknown_names
 from .rewrite import rewrite
+from .stores import build_index, index_stamp, open_index, rebuild, save_index, writing
+from .stores.index import Index, corpus_fingerprint
 from .text import numbers, words
 from .types import Answer, Citation, Document, Passage, Timings
-from .conflict import conflict_note, find_conflict, measures
-from .verify import CITE, best_quote, is_refusal, quoted_from, verify
 
 DECLINE = "The articles don't say."
-# A sentence ended by its citation: "... 600,000 [4]." The answer is one such sentence (prompt.SYSTEM).
-ANSWER_DONE = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]\s*[.!?]")
 
 
 @dataclass(frozen=True)
@@ -91,21 +87,17 @@ class RAG:
         first questions never load a model twice) and reused."""
         with self._load_lock:
             if name not in self._generators:
-                c = self.config
                 self._generators[name] = make_generator(config=self.config, name=name)
             return self._generators[name]
 
     def set_generator(self, generator: Generator, name: str | None = None) -> None:
         """Answer with this generator under `name` (default: the configured generator's name), e.g. one
         shared between several RAG objects, or a scripted one in tests."""
+        if not isinstance(generator, Generator):
+            raise InputError(f"{type(generator).__name__} is not a generator: subclass rag.models.Generator "
+                             f"and give it stream(messages, max_tokens, usage)")
         with self._load_lock:
             self._generators[name or self.config.generator] = generator
-
-    def _rewriter(self, generator: Generator) -> Generator:
-        """The same model in a second context, so rewriting a follow-up never evicts the answer
-        prompt's cached prefix (the weights are memory-mapped once and shared)."""
-        sibling = getattr(generator, "sibling", None)
-        return sibling() if sibling else generator
 
     def warm_up(self, generator: bool = True) -> None:
         """Load the models now instead of on the first question, and read the prompt's fixed
@@ -170,8 +162,7 @@ class RAG:
         history = _clean_history(history)
         t = time.perf_counter()
         if config.rewrite_followups:
-            rewriter = self._rewriter(gen)
-            standalone = rewrite(q, history, lambda m: "".join(rewriter.stream(m, 48, Usage())))
+            standalone = rewrite(q, history, complete(gen, 48))
         else:
             standalone = q
         timings.rewrite = time.perf_counter() - t
@@ -289,9 +280,9 @@ class RAG:
     def _second_look(self, question: str, passages: list[Passage], gen: Generator):
         """Ask again, narrower: one passage at a time, "copy the words that answer". A copied span that
         verifies (and keeps to the question) stands; the model's own words are never trusted more."""
-        reader = self._rewriter(gen)
+        ask = complete(gen, 40)
         for p in passages[:self.config.second_look_passages]:
-            raw = "".join(reader.stream(build_extract_messages(p, question), 40, Usage())).strip()
+            raw = ask(build_extract_messages(p, question)).strip()
             span = CITE.sub("", raw).strip().strip('"“”').rstrip(".")
             if is_refusal(span) or not quoted_from(span, p.text):
                 continue
@@ -336,8 +327,10 @@ class RAG:
     def documents(self) -> list[Document]:
         return list(self._current_index().documents.values())
 
-    def add_documents(self, paths: Sequence[str | Path], progress: bool = False) -> list[AddResult]:
-        """Index files; each result says added, replaced (same id, new text), unchanged or skipped (why).
+    def add_documents(self, paths: Sequence[str | Path | Document], progress: bool = False) -> list[AddResult]:
+        """Index files, or Documents already read (a fetched page, a feed's article: their `source`,
+        else `url`, is the result's path); each result says added, replaced (same id, new text),
+        unchanged or skipped (why).
 
         A file that cannot be read is skipped; the others are indexed, and nothing indexed is lost:
         the change is applied to the latest commit, under the index folder's writer lock, so that a
@@ -345,6 +338,11 @@ class RAG:
         """
         read = []
         for path in paths:
+            if isinstance(path, Document):
+                empty = not path.id or len(path.text.split()) < 3
+                read.append((path.source or path.url or path.id,
+                             DocumentError(f"{path.id or '(no id)'}: no id or no readable text") if empty else path))
+                continue
             try:
                 read.append((path, read_document(path, max_mb=self.config.max_file_mb)))
             except DocumentError as exc:
@@ -386,32 +384,9 @@ class RAG:
             return removed
 
     def _replace_documents(self, base: Index, docs: list[Document], progress: bool) -> None:
-        new_index = base.with_documents(docs, self.embedder, progress=progress)
+        new_index = rebuild(base, docs, self.embedder, progress=progress)
         save_index(self.config, new_index)
         self.index = new_index  # readers holding the old object finish on it undisturbed
-
-
-def build_index(config: Config, embedder: Embedder, progress: bool = False, keep_added: bool = True) -> Index:
-    """Index every article in the corpus folder, keeping (unless keep_added is False) the articles
-    added to the index with the app or `rag index add`, even when the old index no longer loads."""
-    with writing(config):  # apply this to the latest commit; no writer in between
-        docs = load_corpus(config.corpus_dir, config.max_file_mb)
-        try:
-            old = open_index(config)
-        except IndexUnusable:
-            old = None
-        if keep_added:
-            kept = list(old.documents.values()) if old is not None else saved_documents(config.index_dir)
-            corpus_ids = {d.id for d in docs}
-            corpus_dir = config.corpus_dir.resolve()
-            docs += [d for d in kept
-                     if d.id not in corpus_ids and corpus_dir not in Path(d.source).resolve().parents]
-        corpus = corpus_fingerprint(config.corpus_dir)
-        index = Index.build(docs, embedder, config.chunk_words, config.chunk_overlap,
-                            index_type=config.index_type, ivf_from=config.ivf_from, corpus=corpus,
-                            reuse=old, progress=progress)
-        save_index(config, index)
-    return index
 
 
 def extra_passages(index: Index, hits, shown: list[Passage]) -> list[Passage]:

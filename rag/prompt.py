@@ -1,12 +1,39 @@
-"""Chat messages for the generator. The instructions and worked examples come first and never
-change, so llama.cpp keeps them in its KV cache; only the passages and the question are new.
+"""Chat messages for the generator, and the reply contract that every stage reads the reply by.
+
+The instructions and worked examples come first and never change, so llama.cpp keeps them in its
+KV cache; only the passages and the question are new.
+
+The contract: one sentence ending with its citation ("... 600,000 [4]."), or exactly NOT FOUND.
+
+    >>> [m.group(1) for m in CITE.finditer("Capped at 600,000 [4]; later [1, 2].")]
+    ['4', '1, 2']
+    >>> bool(ANSWER_DONE.search("Capped at 600,000 [4].")), is_refusal("NOT FOUND")
+    (True, True)
 """
 
 from __future__ import annotations
 
+import re
+
 from .types import Passage
 
 NOT_FOUND = "NOT FOUND"
+REFUSAL_MARKER = "NOT"  # the first word (and first token) of NOT_FOUND: what the refusal gate reads
+STOP = ["<|im_end|>", "<|endoftext|>", "\n\n", "Question:", "Passages:"]  # generation ends at any of these
+CITE = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")  # a citation mark: [4], [1, 2]
+ANSWER_DONE = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]\s*[.!?]")  # a sentence ended by its citation
+# how a model says "not in the passages" in its own words
+REFUSAL = re.compile(
+    r"not found|(do|does|did) not (contain|mention|say|answer|provide|specify|state|include)|"
+    r"no (information|mention|details?)|not (mentioned|specified|stated|provided|given|available|clear)|"
+    r"(cannot|can't|can not|unable to) (be )?(answer|determin|find|tell|say)|don't (say|know|mention)|"
+    r"doesn't (say|mention|specify)|there is no (indication|evidence)", re.I)
+
+
+def is_refusal(text: str) -> bool:
+    """An empty reply, NOT FOUND, or a sentence saying the passages do not answer."""
+    t = text.strip()
+    return not t or t.upper().startswith(NOT_FOUND) or bool(REFUSAL.search(t))
 
 SYSTEM = (
     "You answer questions about news articles using only the numbered passages given with the question. "

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import constraints as qc
-from .guard import is_instruction
-from .index import Index
-from .store import Query
+from .grounding import constraints as qc
+from .grounding.guard import is_instruction
+from .stores.index import Index
+from .stores.base import Query
 from .text import STOPWORDS, content_terms, stem
 from .types import Hit, Passage, _spelled_date as _spelled
 

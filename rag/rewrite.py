@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from .prompt import CITE, NOT_FOUND
+
 PERSONAL = r"he|him|his|she|her|hers"
 REFERRING = re.compile(rf"\b({PERSONAL}|they|them|their|it|its|this|that|these|those|there|the latter|the former)\b", re.I)
 ELLIPSIS = re.compile(r"^\s*(and|what about|how about|and what about|what else|why|how so|anything else)\b", re.I)
@@ -110,10 +112,10 @@ def _changed(candidate: str, question: str) -> bool:
 
 
 def _short(answer: str, limit: int = 300) -> str:
-    answer = re.sub(r"\s*\[\d+(?:,\s*\d+)*\]", "", answer).strip()
+    answer = CITE.sub("", answer).strip()
     return answer if len(answer) <= limit else answer[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _plausible(candidate: str, question: str) -> bool:
     c = candidate.strip()
-    return 3 <= len(c.split()) <= len(question.split()) + 25 and not c.upper().startswith("NOT FOUND")
+    return 3 <= len(c.split()) <= len(question.split()) + 25 and not c.upper().startswith(NOT_FOUND)

@@ -17,6 +17,7 @@ class Document:
     source: str = ""  # where it was read from
     sha256: str = ""  # of `text`: the identity used for deduplication
     warnings: tuple[str, ...] = ()  # what ingest dropped or changed (a non-http URL, say), for the add result
+    author: str = ""  # the byline, when the source gives one (front matter, a feed entry, the page's metadata)
 
     def meta(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("text", "warnings")}
@@ -77,7 +78,7 @@ class Passage:
 @lru_cache(maxsize=2048)
 def context_of(doc: Document, start: int, end: int, before: int = 400) -> str:
     """The title, the date and the text around [start, end), less any line that talks to the assistant."""
-    from .guard import is_instruction
+    from .grounding.guard import is_instruction
     from .text import sentence_spans
 
     text = doc.text

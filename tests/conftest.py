@@ -12,6 +12,8 @@ from typing import Iterator
 import numpy as np
 import pytest
 
+from rag.models.base import Generator
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -46,7 +48,7 @@ class HashEmbedder:
         return out
 
 
-class ScriptedGenerator:
+class ScriptedGenerator(Generator):
     """Answers from a function of (passages text, question); streams word by word."""
 
     def __init__(self, reply):
@@ -112,7 +114,7 @@ def bot(config, fake_embedder):
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    from rag.embed import SentenceTransformerEmbedder
+    from rag.models.embed import SentenceTransformerEmbedder
 
     emb = SentenceTransformerEmbedder("minilm", SHARED_CACHE)
     emb.warm_up()

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import commits
+from rag.stores import new_index, load_folder, rebuild
+from rag.stores import commits
 from rag.errors import RagError
-from rag.index import Index, corpus_fingerprint, load_corpus
+from rag.stores.index import Index, corpus_fingerprint, load_corpus
 from rag.types import Document
 
 from .conftest import ROOT, SHARED_CACHE, HashEmbedder, ScriptedGenerator, extractive
@@ -34,9 +35,9 @@ EXTRA = ("---\ntitle: Harbor reopens\noutlet: Harbor Daily\npublished: 2025-11-0
 FAKE_CLI = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-import rag.embed, rag.pipeline
+import rag.models, rag.pipeline
 from tests.conftest import HashEmbedder
-rag.embed.SentenceTransformerEmbedder = rag.pipeline.SentenceTransformerEmbedder = lambda *a, **k: HashEmbedder()
+rag.models.SentenceTransformerEmbedder = lambda *a, **k: HashEmbedder()
 if len(sys.argv) > 1 and sys.argv[1] == "--announce":  # say when the add starts (index read)
     sys.argv.pop(1)
     add = rag.pipeline.RAG.add_documents
@@ -53,8 +54,7 @@ SAVE_AND_STOP = f"""
 import sys, time
 from pathlib import Path
 sys.path.insert(0, {str(ROOT)!r})
-from rag import commits
-from rag.index import Index
+from rag.stores import commits, load_folder, rebuild
 from rag.types import Document
 from tests.conftest import HashEmbedder
 
@@ -64,9 +64,9 @@ def stop(name):
         time.sleep(600)
 
 commits.on_step = stop
-old = Index.load(Path(sys.argv[1]))
+old = load_folder(Path(sys.argv[1]))
 extra = Document("harbor", "Harbor reopens", "Harbor Daily", "2025-11-01", "", sys.argv[3], sha256="e" * 64)
-old.with_documents(list(old.documents.values()) + [extra], HashEmbedder()).save(Path(sys.argv[1]))
+rebuild(old, list(old.documents.values()) + [extra], HashEmbedder()).save(Path(sys.argv[1]))
 print("saved", flush=True)
 """
 
@@ -87,7 +87,7 @@ def read_line(proc: subprocess.Popen, timeout: float = 60) -> str:
 
 
 def build(corpus_dir, emb) -> Index:
-    return Index.build(load_corpus(corpus_dir), emb, 90, 1, corpus=corpus_fingerprint(corpus_dir))
+    return new_index(load_corpus(corpus_dir), emb, 90, 1, corpus=corpus_fingerprint(corpus_dir))
 
 
 def assert_tidy(folder: Path) -> None:
@@ -118,7 +118,7 @@ def test_a_save_killed_at_any_step_leaves_the_old_or_the_new_index_whole(step, t
         child.kill()
         child.wait(30)
 
-    index = Index.load(folder)
+    index = load_folder(folder)
     after = {d.id: d.text for d in index.documents.values()}
     committed = commits.STEPS.index(step) >= commits.STEPS.index("switched")
     if committed:
@@ -130,8 +130,8 @@ def test_a_save_killed_at_any_step_leaves_the_old_or_the_new_index_whole(step, t
     emb_query = emb.embed(["harbor ferries passengers"], query=True)[0]
     assert len(index.search_dense(emb_query, 3)[1]) == 3
 
-    index.with_documents(list(index.documents.values())[:1], emb).save(folder)  # the next save works
-    assert len(Index.load(folder).documents) == 1
+    rebuild(index, list(index.documents.values())[:1], emb).save(folder)  # the next save works
+    assert len(load_folder(folder).documents) == 1
     assert_tidy(folder)
 
 
@@ -184,9 +184,9 @@ def test_a_cli_add_while_the_app_runs_is_seen_and_kept(bot, config, cli_env, tmp
     other = tmp_path / "bridge.md"
     other.write_text("---\ntitle: Bridge opens\n---\n\nThe new river bridge opened to traffic on Friday.")
     assert bot.add_documents([other])[0].status == "added"
-    from rag.index import Index
+    from rag.stores.index import Index
 
-    for ids in ({d.id for d in bot.documents()}, set(Index.load(config.index_dir).documents)):
+    for ids in ({d.id for d in bot.documents()}, set(load_folder(config.index_dir).documents)):
         assert {"harbor", "bridge"} <= ids and len(ids) == 5
 
 
@@ -210,7 +210,7 @@ def test_a_cli_add_waits_for_the_writer_and_applies_its_change_to_the_latest_com
             raise
     out, err = child.communicate(timeout=120)
     assert child.returncode == 0, err
-    ids = set(Index.load(config.index_dir).documents)
+    ids = set(load_folder(config.index_dir).documents)
     assert {"harbor", "bridge"} <= ids and len(ids) == 5
     assert {"harbor", "bridge"} <= {d.id for d in bot.documents()}
 
@@ -220,7 +220,7 @@ def test_a_writer_that_cannot_get_the_lock_says_who_holds_it(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", f"""
 import sys, time
 sys.path.insert(0, {str(ROOT)!r})
-from rag import commits
+from rag.stores import commits
 with commits.writing({str(folder)!r}):
     print("held", flush=True)
     time.sleep(60)
@@ -248,7 +248,7 @@ def test_threads_adding_at_once_lose_nothing(bot, config, tmp_path):
         t.start()
     for t in threads:
         t.join(60)
-    ids = set(Index.load(config.index_dir).documents)
+    ids = set(load_folder(config.index_dir).documents)
     assert {f"note-{i}" for i in range(4)} <= ids and len(ids) == 7
 
 
@@ -257,7 +257,7 @@ def test_a_rebuild_keeps_added_articles_even_when_the_index_is_damaged_or_its_ma
                                                                                            fake_embedder,
                                                                                            tmp_path):
     from rag import RAG
-    from rag.pipeline import build_index
+    from rag.stores import build_index
 
     article = tmp_path / "harbor.md"
     article.write_text(EXTRA)
@@ -288,12 +288,12 @@ def test_an_old_layout_index_loads_and_its_first_commit_moves_it(tmp_path, corpu
     folder = tmp_path / "index"
     index = build(corpus_dir, fake_embedder)
     write_old_layout(index, folder)
-    loaded = Index.load(folder)
+    loaded = load_folder(folder)
     assert set(loaded.documents) == set(index.documents) and loaded.version is None
     assert np.array_equal(loaded.chunk_vectors, index.chunk_vectors)
     loaded.save(folder)
     assert sorted(p.name for p in folder.iterdir()) == ["LOCK", "README.md", "manifest.json", "v-000001"]
-    assert set(Index.load(folder).documents) == set(index.documents)
+    assert set(load_folder(folder).documents) == set(index.documents)
 
 
 def test_the_old_layouts_crash_window_is_recovered(tmp_path, corpus_dir, fake_embedder):
@@ -302,7 +302,7 @@ def test_the_old_layouts_crash_window_is_recovered(tmp_path, corpus_dir, fake_em
     index = build(corpus_dir, fake_embedder)
     write_old_layout(index, tmp_path / ".index.old-1234")
     (tmp_path / ".index.building-abcd").mkdir()
-    assert set(Index.load(tmp_path / "index").documents) == set(index.documents)
+    assert set(load_folder(tmp_path / "index").documents) == set(index.documents)
 
 
 def test_a_reader_never_finds_no_index_while_commits_run(tmp_path, corpus_dir, fake_embedder):
@@ -315,13 +315,13 @@ def test_a_reader_never_finds_no_index_while_commits_run(tmp_path, corpus_dir, f
 
     def writer():
         for i in range(15):
-            index.with_documents(docs[: 1 + i % 3], fake_embedder).save(folder)
+            rebuild(index, docs[: 1 + i % 3], fake_embedder).save(folder)
         done.set()
 
     threading.Thread(target=writer, daemon=True).start()
     loads = 0
     while not done.is_set():
-        assert len(Index.load(folder).documents) in (1, 2, 3)
+        assert len(load_folder(folder).documents) in (1, 2, 3)
         loads += 1
     assert loads > 0
 
@@ -344,7 +344,7 @@ def test_soak_rag_index_add_sigkilled_at_random_moments(tmp_path):
     r = subprocess.run(rag + ["index", "add", str(first)], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr  # builds the index from the bundled articles, then adds
     run_s = time.perf_counter() - t
-    expected = {d.id: d.text for d in Index.load(folder).documents.values()}
+    expected = {d.id: d.text for d in load_folder(folder).documents.values()}
     assert len(expected) == 4
     rng = random.Random(9)
     runs = []
@@ -368,7 +368,7 @@ def test_soak_rag_index_add_sigkilled_at_random_moments(tmp_path):
         killed = child.poll() is None
         child.send_signal(signal.SIGKILL)
         child.wait()
-        index = Index.load(folder)
+        index = load_folder(folder)
         got = {d.id: d.text for d in index.documents.values()}
         new = f"a{i}"
         assert {k: got.get(k) for k in expected} == expected  # every earlier article, unchanged
@@ -385,7 +385,7 @@ def test_soak_rag_index_add_sigkilled_at_random_moments(tmp_path):
     last.write_text(article(7))
     assert subprocess.run(rag + ["index", "add", str(last)], env=env, capture_output=True,
                           timeout=600).returncode == 0
-    assert set(expected) | {"a7"} == set(Index.load(folder).documents)
+    assert set(expected) | {"a7"} == set(load_folder(folder).documents)
     assert sum(r["killed"] for r in runs) >= 4, runs
     report = {"uninterrupted_add_s": round(run_s, 2), "six_runs_s": round(soak_s, 1), "runs": runs}
     (ROOT / "test-artifacts").mkdir(exist_ok=True)

@@ -152,12 +152,20 @@ def test_citation_support_counts_answered_answerable_questions():
 
 
 @pytest.fixture
-def fake_runner(tmp_path):
+def fake_runner(tmp_path, monkeypatch):
+    """A runner with the fakes. The SQuAD sets are built from ../shared/datasets/squad2-dev.json (into
+    this test's cache): without it, the test is skipped with where to get the file."""
+    from eval.external import DataMissing, squad_path
     from eval.run import Runner
     from rag.config import Config
 
     from .conftest import HashEmbedder, ScriptedGenerator, extractive
 
+    try:
+        squad_path()
+    except DataMissing as exc:
+        pytest.skip(str(exc))
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     config = Config(cache_dir=tmp_path / "cache")
     runner = Runner(tmp_path / "indexes")
     runner.embedders[config.embedder] = HashEmbedder()

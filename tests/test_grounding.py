@@ -16,11 +16,11 @@ import pytest
 
 from rag import RAG
 from rag.config import Config
-from rag.constraints import constraints, missing
-from rag.guard import is_instruction
-from rag.roles import role_conflict
+from rag.grounding.constraints import constraints, missing
+from rag.grounding.guard import is_instruction
+from rag.grounding.roles import role_conflict
 from rag.types import Document, Passage
-from rag.verify import split_answer, verify
+from rag.grounding.verify import split_answer, verify
 
 from .conftest import PLANTED_ARTICLE, HashEmbedder, ScriptedGenerator
 

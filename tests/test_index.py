@@ -4,14 +4,15 @@ import shutil
 import numpy as np
 import pytest
 
+from rag.stores import new_index, load_folder, rebuild
 from rag.errors import IndexCorrupt, IndexMissing, IndexStale
-from rag.index import FORMAT_VERSION, Index, corpus_fingerprint, load_corpus
+from rag.stores.index import FORMAT_VERSION, Index, corpus_fingerprint, load_corpus
 
 from .conftest import HashEmbedder
 
 
 def build(corpus_dir, emb, **kw):
-    return Index.build(load_corpus(corpus_dir), emb, 90, 1, corpus=corpus_fingerprint(corpus_dir), **kw)
+    return new_index(load_corpus(corpus_dir), emb, 90, 1, corpus=corpus_fingerprint(corpus_dir), **kw)
 
 
 def test_save_load_round_trip_keeps_everything(tmp_path, corpus_dir, fake_embedder):
@@ -19,9 +20,9 @@ def test_save_load_round_trip_keeps_everything(tmp_path, corpus_dir, fake_embedd
 
     docs = load_corpus(corpus_dir)
     docs[0] = dataclasses.replace(docs[0], warnings=("url dropped: not http(s)",))
-    index = Index.build(docs, fake_embedder, 90, 1, corpus=corpus_fingerprint(corpus_dir))
+    index = new_index(docs, fake_embedder, 90, 1, corpus=corpus_fingerprint(corpus_dir))
     index.save(tmp_path / "index")
-    loaded = Index.load(tmp_path / "index")
+    loaded = load_folder(tmp_path / "index")
     assert loaded.manifest == index.manifest
     assert loaded.documents == index.documents and len({hash(d) for d in loaded.documents.values()}) == 3
     assert [c.id for c in loaded.chunks] == [c.id for c in index.chunks]
@@ -58,20 +59,20 @@ def test_each_commit_is_a_new_version_and_the_previous_one_is_kept(tmp_path, cor
     index = build(corpus_dir, fake_embedder)
     docs = list(index.documents.values())
     for n in (3, 2, 1):
-        index.with_documents(docs[:n], fake_embedder).save(folder)
+        rebuild(index, docs[:n], fake_embedder).save(folder)
     m = json.loads((folder / "manifest.json").read_text())
     assert (m["data"], m["previous"]) == ("v-000003", "v-000002")
     assert sorted(p.name for p in folder.iterdir()) == ["LOCK", "README.md", "manifest.json", "v-000002",
                                                       "v-000003"]
-    loaded = Index.load(folder)
+    loaded = load_folder(folder)
     assert len(loaded.documents) == 1 and loaded.version == "v-000003"
     assert loaded.manifest["counts"]["documents"] == 1 and "data" not in loaded.manifest
-    assert len(Index.load(folder / "v-000002").documents) == 2  # a version folder opens on its own
+    assert len(load_folder(folder / "v-000002").documents) == 2  # a version folder opens on its own
 
 
 def test_missing_index_names_the_rebuild_command(tmp_path):
     with pytest.raises(IndexMissing, match="rag index build"):
-        Index.load(tmp_path / "nothing")
+        load_folder(tmp_path / "nothing")
 
 
 def test_stale_when_an_article_changes(tmp_path, corpus_dir, fake_embedder):
@@ -100,21 +101,21 @@ def test_old_format_and_damaged_files_are_refused(tmp_path, corpus_dir, fake_emb
     data = folder / manifest["data"]
     (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 0}))
     with pytest.raises(IndexStale, match="format 0"):
-        Index.load(folder)
+        load_folder(folder)
     (folder / "manifest.json").write_text("{not json")
     with pytest.raises(IndexCorrupt, match="not valid JSON"):
-        Index.load(folder)
+        load_folder(folder)
     (folder / "manifest.json").write_text(json.dumps(manifest))
     lines = (data / "chunks.jsonl").read_text().splitlines()
     (data / "chunks.jsonl").write_text("\n".join(lines[:-2]) + "\n")
     with pytest.raises(IndexCorrupt, match="inconsistent"):
-        Index.load(folder)
+        load_folder(folder)
     (data / "chunk_vectors.npy").write_bytes(b"garbage")
     with pytest.raises(IndexCorrupt, match="damaged"):
-        Index.load(folder)
+        load_folder(folder)
     shutil.rmtree(data)
     with pytest.raises(IndexCorrupt, match="damaged.*rag index build"):
-        Index.load(folder)
+        load_folder(folder)
 
 
 def test_a_crash_while_saving_leaves_the_old_index(tmp_path, corpus_dir, fake_embedder, monkeypatch):
@@ -123,7 +124,7 @@ def test_a_crash_while_saving_leaves_the_old_index(tmp_path, corpus_dir, fake_em
     old.save(folder)
     before = (folder / "manifest.json").read_text()
     docs = load_corpus(corpus_dir)[:1]
-    new = Index.build(docs, fake_embedder, 90, 1)
+    new = new_index(docs, fake_embedder, 90, 1)
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
@@ -132,7 +133,7 @@ def test_a_crash_while_saving_leaves_the_old_index(tmp_path, corpus_dir, fake_em
     with pytest.raises(OSError, match="disk full"):
         new.save(folder)
     assert (folder / "manifest.json").read_text() == before
-    assert Index.load(folder).manifest["counts"]["documents"] == 3
+    assert load_folder(folder).manifest["counts"]["documents"] == 3
     assert sorted(p.name for p in folder.iterdir()) == ["LOCK", "README.md", "manifest.json", "v-000001"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp folder left
 
@@ -142,14 +143,14 @@ def test_unchanged_text_is_never_embedded_again(corpus_dir, fake_embedder):
     first = fake_embedder.texts_embedded
     assert first == len(index.chunks) + len(index.sentences)
     docs = list(index.documents.values())
-    same = index.with_documents(docs, fake_embedder)
+    same = rebuild(index, docs, fake_embedder)
     assert fake_embedder.texts_embedded == first  # nothing new to embed
     assert np.array_equal(same.chunk_vectors, index.chunk_vectors)
     from rag.types import Document
 
     extra = Document("extra", "Extra", "", "", "", "An extra article about harbor ferries. They run daily.",
                      sha256="e" * 64)
-    index.with_documents(docs + [extra], fake_embedder)
+    rebuild(index, docs + [extra], fake_embedder)
     assert fake_embedder.texts_embedded - first == 3  # one new chunk and its two sentences
 
 
@@ -161,13 +162,13 @@ def test_vectors_from_another_embedder_are_not_reused(corpus_dir, fake_embedder)
             return {"name": "other", "model_id": "x", "sha256": "1" * 64}
 
     other = Other()
-    index.with_documents(list(index.documents.values()), other)
+    rebuild(index, list(index.documents.values()), other)
     assert other.texts_embedded == len(index.chunks) + len(index.sentences)
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
 def test_index_types_find_the_nearest_vector(kind):
-    from rag.index import make_faiss
+    from rag.stores.faiss_store import make_faiss
 
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((2000, 32)).astype(np.float32)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.guard import is_instruction
+from rag.grounding.guard import is_instruction
 
 from .conftest import PLANTED_ARTICLE
 

@@ -119,7 +119,7 @@ def test_a_manifest_larger_than_one_row_is_stored_in_parts(config, tmp_path, mon
     """The manifest lists every article: at a few thousand it outgrows a VARCHAR (65,535 bytes; the
     100k-chunk bench hit it). It is written in parts before the one-row commit point; a new commit's
     parts replace the last one's, and a lost part is an error that says how to rebuild."""
-    import rag.milvus as milvus
+    import rag.stores.milvus_store as milvus
     from pymilvus import MilvusClient
     from rag.errors import IndexCorrupt
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from rag import models
+from rag.models import registry as models
 from rag.errors import ModelError, ModelHashMismatch
 
 

@@ -21,8 +21,8 @@ import pytest
 
 from eval.scale import stop
 from rag.errors import ModelError
-from rag.generate import Usage, make_generator
-from rag.openai_compat import OpenAIEmbedder, OpenAIGenerator
+from rag.models import Usage, make_generator
+from rag.models.openai_compat import OpenAIEmbedder, OpenAIGenerator
 
 from .conftest import SHARED_CACHE
 

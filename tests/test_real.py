@@ -72,7 +72,7 @@ def test_streaming_gives_text_before_the_answer_is_done(real_bot):
 
 def test_the_tiny_model_runs_through_the_real_llama_cpp_path(real_bot):
     """SmolLM2-135M is too weak to answer well; this checks loading, hashing and streaming only."""
-    from rag.generate import LlamaCppGenerator, Usage
+    from rag.models import LlamaCppGenerator, Usage
 
     gen = LlamaCppGenerator("tiny", real_bot.config.cache_dir, n_ctx=512)
     usage = Usage()
@@ -84,7 +84,7 @@ def test_the_tiny_model_runs_through_the_real_llama_cpp_path(real_bot):
 def test_the_transformers_generator_runs_a_gguf(real_bot):
     """The GPU path (transformers on a dequantised GGUF), exercised on the CPU with the tiny model;
     docs/gpu-check-h100.json records the same code on an H100."""
-    from rag.generate import TransformersGenerator, Usage
+    from rag.models import TransformersGenerator, Usage
 
     gen = TransformersGenerator("tiny", real_bot.config.cache_dir, device="cpu")
     usage = Usage()

@@ -18,7 +18,7 @@ QUESTIONS = ["What cap on Ukraine's military did the first US draft propose?", "
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     from rag.config import Config
-    from rag.pipeline import build_index
+    from rag.stores import build_index
 
     config = Config(index_dir=tmp_path_factory.mktemp("scale") / "index")
     return build_index(config, HashEmbedder())

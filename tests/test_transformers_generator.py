@@ -35,7 +35,7 @@ def _messages(passages: str, question: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def hf_tiny():
-    from rag.generate import TransformersGenerator
+    from rag.models import TransformersGenerator
 
     gen = TransformersGenerator("tiny", SHARED_CACHE, device="cpu", refusal_threshold=1.0)
     gen.warm_up()
@@ -44,14 +44,14 @@ def hf_tiny():
 
 @pytest.fixture(scope="module")
 def llama_tiny():
-    from rag.generate import LlamaCppGenerator
+    from rag.models import LlamaCppGenerator
 
     # one thread: llama.cpp's spinning threads crawl on a busy 2-core machine (60 s instead of 1 s)
     return LlamaCppGenerator("tiny", SHARED_CACHE, n_ctx=1024, n_threads=1, refusal_threshold=1.0)
 
 
 def _answer(gen, messages, max_tokens=24):
-    from rag.generate import Usage
+    from rag.models import Usage
 
     usage = Usage()
     return "".join(gen.stream(messages, max_tokens, usage)), usage
@@ -78,7 +78,7 @@ def test_decoding_is_greedy_whatever_the_model_files_ask_for(hf_tiny):
     the streamed answer is the argmax at every step."""
     import torch
 
-    from rag.generate import REFUSAL_MARKER
+    from rag.models import REFUSAL_MARKER
 
     passages, question = CASES[0]
     messages = _messages(passages, question)
@@ -110,7 +110,7 @@ def test_decoding_is_greedy_whatever_the_model_files_ask_for(hf_tiny):
 @pytest.mark.real
 def test_a_closed_stream_stops_the_generation(hf_tiny):
     passages, question = CASES[1]
-    from rag.generate import Usage
+    from rag.models import Usage
 
     before = threading.active_count()
     stream = hf_tiny.stream(_messages(passages, question), 200, Usage())
@@ -122,7 +122,7 @@ def test_a_closed_stream_stops_the_generation(hf_tiny):
 
 def test_the_default_dtype_is_float32_on_the_gpu_too():
     """float32 is the closest to llama.cpp; half precision changed answers (see TransformersGenerator)."""
-    from rag.generate import TransformersGenerator
+    from rag.models import TransformersGenerator
 
     assert TransformersGenerator("tiny", device="cuda")._dtype_name() == "float32"
     assert TransformersGenerator("tiny", device="cpu")._dtype_name() == "float32"
@@ -132,12 +132,12 @@ def test_the_default_dtype_is_float32_on_the_gpu_too():
 def test_the_transformers_generator_gets_the_calibrated_refusal_threshold(monkeypatch):
     import llama_cpp
 
-    import rag.embed
+    import rag.models
     from rag.config import Config
-    from rag.generate import TransformersGenerator, make_generator
-    from rag.models import REGISTRY
+    from rag.models import TransformersGenerator, make_generator
+    from rag.models.registry import REGISTRY
 
-    monkeypatch.setattr(rag.embed, "pick_device", lambda device: "cuda")
+    monkeypatch.setattr(rag.models, "pick_device", lambda device: "cuda")
     monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: False)
     gen = make_generator(Config(), "tiny")
     assert isinstance(gen, TransformersGenerator) and gen.device == "cuda"

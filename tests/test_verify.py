@@ -1,8 +1,8 @@
 import pytest
 
 from rag.types import Document, Passage
-from rag.conflict import find_conflict, measures
-from rag.verify import expected_kind, is_refusal, split_answer, tidy, verify
+from rag.grounding.conflict import find_conflict, measures
+from rag.grounding.verify import expected_kind, is_refusal, split_answer, tidy, verify
 
 DOC = Document("witkoff", "Witkoff To Moscow", "RFE/RL", "2025-11-26", "", (
     "In previous negotiations, Russia called for Ukraine’s military to be under 100, 000 personnel. "
@@ -140,7 +140,7 @@ def test_measures_and_conflicting_figures_across_articles():
 
 
 def test_a_failed_answer_can_fall_back_to_the_passage_it_reached_for():
-    from rag.verify import best_quote
+    from rag.grounding.verify import best_quote
 
     # the model garbled the figure's context but pointed at the right fact: quote the passage
     q = "How many times has Witkoff met with Putin?"
