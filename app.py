@@ -5,6 +5,9 @@
 
 `/ask` is also a named API endpoint for gradio_client:
     Client("http://127.0.0.1:7860").predict("Who is Kirill Dmitriev?", [], "", api_name="/ask")
+and /v1 is an OpenAI-compatible API (rag/server.py, docs/api.md), sharing the chat's answer slots:
+    OpenAI(base_url="http://127.0.0.1:7860/v1", api_key="x").chat.completions.create(model="rag-news", ...)
+    RAG_API_KEY=secret python app.py          # the API then needs that bearer key
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import gradio as gr
+from starlette.routing import Mount
 
-from rag import RAG
+from rag import RAG, feeds
 from rag.config import Config
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 from rag.ingest import SUPPORTED
+from rag.server import create_app
+from rag.slots import Slots
 from rag.prompt import CITE
 from rag.retrieve import Retrieval
 from rag.types import Answer, Citation, Passage
+from rag.web import add_pages, is_url
 
 EXAMPLES = [
     "What cap on Ukraine's military did the first US draft propose?",
@@ -189,6 +196,50 @@ def add_warnings(bot: RAG, result) -> list[str]:
     return found or list(getattr(doc, "warnings", ()) or ())
 
 
+def feed_rows(bot: RAG) -> list[list]:
+    """The Feeds table: plain text cells, like the Documents table (a feed's title is untrusted)."""
+    return [[r["url"], r["title"], r["last refresh"], r["articles"], r["last counts"], r["last error"]]
+            for r in map(feeds.describe, feeds.feeds(bot))]
+
+
+def result_rows(bot: RAG, results) -> list[list]:
+    return [[r.path, r.status, r.doc_id, "; ".join(filter(None, [r.reason, *add_warnings(bot, r)]))] for r in results]
+
+
+# The Documents tab's web actions: (result rows, status line); RagError with the reason. `progress` is
+# called with (done, total, what) while a feed's articles are fetched.
+
+def add_page_action(bot: RAG, url: str) -> tuple[list[list], str]:
+    url = (url or "").strip()
+    if not is_url(url):  # never a path on the server's disk
+        raise InputError("Type the page's full address, starting with https:// (or http://).")
+    [result] = add_pages(bot, [url])
+    return result_rows(bot, [result]), f"{url}: {result.status}" + (f" as {result.doc_id}" if result.doc_id else "")
+
+
+def subscribe_action(bot: RAG, url: str, progress=None) -> tuple[list[list], str]:
+    url = (url or "").strip()
+    if not url:
+        raise InputError("Type the feed's address (https://…/feed.xml) first.")
+    done = feeds.subscribe(bot, url, progress)
+    return result_rows(bot, done.results), f"Subscribed to {done.title or done.url}: {done.summary()}"
+
+
+def unsubscribe_action(bot: RAG, url: str) -> tuple[list[list], str]:
+    if not url:
+        raise InputError("Choose the feed to unsubscribe from.")
+    state = feeds.unsubscribe(bot, url)
+    return [], f"Unsubscribed from {state.title or state.url}; its {state.articles} articles stay indexed."
+
+
+def refresh_action(bot: RAG, progress=None) -> tuple[list[list], str]:
+    done = feeds.refresh_all(bot, progress)
+    if not done:
+        raise InputError("No feeds yet: subscribe to one first.")
+    rows = [row for r in done for row in result_rows(bot, r.results)]
+    return rows, " | ".join(f"{r.title or r.url}: {r.summary()}" for r in done)
+
+
 def error(message) -> gr.Error:
     """A message for gradio's toast, which renders HTML: escaped, since it may quote a file name."""
     return gr.Error(html.escape(str(message), quote=False))
@@ -200,13 +251,20 @@ CONCURRENCY = 4  # questions in flight at once (all answer events share this lim
 MAX_QUEUE = 64  # questions waiting beyond this are turned away at once with "busy, please try again"
 
 
-def make_respond(bot: RAG):
+def held(slots: Slots, items):
+    """Iterate `items` holding one answer slot (shared with the API at /v1) for as long as it runs."""
+    with slots.hold():
+        yield from items
+
+
+def make_respond(bot: RAG, slots: Slots | None = None):
     """The chat handler. Yields (chat, sources, box, pairs, cards, debug) updates: the passages as soon
     as retrieval is done (when the pipeline's stream yields its `Retrieval`), then the answer as it
     is written, then the final panel with the cited passages marked."""
 
     # a pipeline that can yield its Retrieval first is asked to; any stream that yields one is shown
     evidence_first = "evidence" in inspect.signature(bot.stream).parameters
+    slots = slots or Slots(CONCURRENCY, MAX_QUEUE)
 
     def respond(message, chat, pairs, cards, profile, n_passages, show_debug):
         message = (message or "").strip()
@@ -223,7 +281,7 @@ def make_respond(bot: RAG):
         if evidence_first:
             options["evidence"] = True
         try:
-            for item in bot.stream(message, pairs, **options):
+            for item in held(slots, bot.stream(message, pairs, **options)):
                 if isinstance(item, str):
                     text += item
                     chat[-1] = {"role": "assistant", "content": plain(text) + " ▌"}
@@ -244,10 +302,12 @@ def make_respond(bot: RAG):
     return respond
 
 
-def build_app(bot: RAG) -> gr.Blocks:
+def build_app(bot: RAG, slots: Slots | None = None) -> gr.Blocks:
+    """The page. `slots`: the answer slots every way to ask shares (the API's too, when launch() serves it)."""
     profile_default = bot.config.generator if bot.config.generator in PROFILES else PROFILES[0]
     profiles = PROFILES if bot.config.generator in PROFILES else [bot.config.generator]
-    respond = make_respond(bot)
+    slots = slots or Slots(CONCURRENCY, MAX_QUEUE)
+    respond = make_respond(bot, slots)
 
     def clear():
         return [], "", "", [], [], ""
@@ -259,7 +319,8 @@ def build_app(bot: RAG) -> gr.Blocks:
         except (TypeError, ValueError):
             raise error("history must be a list of [question, answer] pairs") from None
         try:
-            answer = bot.ask(question, pairs, generator=generator or None)
+            with slots.hold():
+                answer = bot.ask(question, pairs, generator=generator or None)
         except RagError as exc:
             raise error(exc) from None
         return {"answer": answer.text, "abstained": answer.abstained,
@@ -296,6 +357,32 @@ def build_app(bot: RAG) -> gr.Blocks:
         ids = [d.id for d in bot.documents()]
         return documents_rows(bot), gr.update(choices=ids, value=None), f"Removed: {esc(doc.title)}"
 
+    def web_view(action, *args, progress=None):
+        """Run a web action; the updated tables, or its error as a message."""
+        tick = (lambda done, total, what: progress((done, total), desc=what[:80])) if progress else None
+        try:
+            rows, status = action(bot, *args, **({"progress": tick} if tick else {}))
+        except RagError as exc:
+            raise error(exc) from None
+        return (rows, documents_rows(bot), gr.update(choices=[d.id for d in bot.documents()], value=None),
+                feed_rows(bot), gr.update(choices=[s.url for s in feeds.feeds(bot)], value=None), status)
+
+    def add_page(url):
+        return web_view(add_page_action, url)
+
+    def subscribe(url, progress=gr.Progress()):
+        return web_view(subscribe_action, url, progress=progress)
+
+    def unsubscribe(url):
+        return web_view(unsubscribe_action, url)
+
+    def refresh_feeds(progress=gr.Progress()):
+        return web_view(refresh_action, progress=progress)
+
+    def reload():
+        return (documents_rows(bot), gr.update(choices=[d.id for d in bot.documents()]), feed_rows(bot),
+                gr.update(choices=[s.url for s in feeds.feeds(bot)]))
+
     with gr.Blocks(title="News Q&A: cited answers from your articles") as demo:
         gr.Markdown("## Ask the articles\nShort answers, each claim linked to the passage it came from. "
                     "When the articles don't say, the bot says so.")
@@ -321,7 +408,7 @@ def build_app(bot: RAG) -> gr.Blocks:
                 with gr.Column(scale=2):
                     sources = gr.HTML("<h4>Sources</h4><p>Citations of each answer appear here.</p>", elem_id="sources")
                     debug = gr.HTML("", elem_id="debug")
-        with gr.Tab("Documents"):
+        with gr.Tab("Documents") as docs_tab:
             docs_table = gr.Dataframe(documents_rows(bot), headers=["id", "title", "outlet", "published", "chunks"],
                                       datatype=["str", "str", "str", "str", "number"],
                                       interactive=False, label="Indexed articles", elem_id="docs")
@@ -330,13 +417,34 @@ def build_app(bot: RAG) -> gr.Blocks:
                     upload = gr.File(file_count="multiple", file_types=list(SUPPORTED), label="Add articles",
                                      elem_id="upload")
                     add_btn = gr.Button("Add to index", variant="primary", elem_id="add")
-                    results = gr.Dataframe(headers=["file", "result", "id", "detail"], datatype=["str"] * 4,
-                                           interactive=False, label="Upload results", elem_id="results")
+                    results = gr.Dataframe(headers=["file or address", "result", "id", "detail"], datatype=["str"] * 4,
+                                           interactive=False, label="Results (uploads, pages, feeds)",
+                                           elem_id="results")
                 with gr.Column():
                     remove_id = gr.Dropdown([d.id for d in bot.documents()], label="Remove an article",
                                             elem_id="remove-id")
                     remove_btn = gr.Button("Remove", variant="stop", elem_id="remove")
                     removed = gr.HTML(elem_id="removed")
+            with gr.Row():
+                with gr.Column():
+                    page_url = gr.Textbox(label="Add a web page by its address", placeholder="https://…",
+                                          elem_id="page-url", max_lines=1)
+                    page_btn = gr.Button("Add page", elem_id="add-page")
+                with gr.Column():
+                    feed_url = gr.Textbox(label="Subscribe to a news feed (RSS or Atom)", elem_id="feed-url",
+                                          placeholder="https://…/feed.xml", max_lines=1)
+                    subscribe_btn = gr.Button("Subscribe", elem_id="subscribe")
+            feeds_table = gr.Dataframe(feed_rows(bot), headers=["feed", "title", "last refresh", "articles",
+                                                                "last refresh found", "last error"],
+                                       datatype=["str", "str", "str", "number", "str", "str"], interactive=False,
+                                       label=f"Feeds (refreshed every {bot.config.feed_refresh_minutes} minutes "
+                                             f"while the app runs; 0 = only by hand)", elem_id="feeds")
+            with gr.Row():
+                feed_choice = gr.Dropdown([s.url for s in feeds.feeds(bot)], label="Unsubscribe from a feed",
+                                          elem_id="feed-choice")
+                unsubscribe_btn = gr.Button("Unsubscribe", variant="stop", elem_id="unsubscribe")
+                refresh_btn = gr.Button("Refresh feeds now", elem_id="refresh-feeds")
+            web_status = gr.Textbox(label="Web pages and feeds", interactive=False, elem_id="web-status")
 
         outputs = [chat, sources, box, pairs, cards, debug]
         inputs = [box, chat, pairs, cards, profile, n_passages, show_debug]
@@ -346,6 +454,12 @@ def build_app(bot: RAG) -> gr.Blocks:
         clear_btn.click(clear, None, outputs, api_visibility="private")
         add_btn.click(add_files, upload, [results, docs_table, remove_id, upload], api_visibility="private")
         remove_btn.click(remove, remove_id, [docs_table, remove_id, removed], api_visibility="private")
+        web_outputs = [results, docs_table, remove_id, feeds_table, feed_choice, web_status]
+        page_btn.click(add_page, page_url, web_outputs, api_visibility="private")
+        subscribe_btn.click(subscribe, feed_url, web_outputs, api_visibility="private")
+        unsubscribe_btn.click(unsubscribe, feed_choice, web_outputs, api_visibility="private")
+        refresh_btn.click(refresh_feeds, None, web_outputs, api_visibility="private")
+        docs_tab.select(reload, None, [docs_table, remove_id, feeds_table, feed_choice], api_visibility="private")
         gr.api(ask_api, api_name="ask", concurrency_id="answer")
     return demo
 
@@ -375,20 +489,27 @@ def exposure_warning(host: str, auth) -> str | None:
     except ValueError:
         pass
     return (f"WARNING: serving on {host} with no password. Anyone who can reach this machine can read every "
-            f"indexed article, ask questions, and upload or remove articles. Set RAG_AUTH=user:password to "
+            f"indexed article, ask questions (here and through the API at /v1, unless RAG_API_KEY is set), "
+            f"and upload or remove articles. Set RAG_AUTH=user:password to "
             f"require a login (and put it behind HTTPS: gradio's login is sent in the clear over plain HTTP), "
             f"or serve on --host 127.0.0.1.")
 
 
 def launch(bot: RAG, host: str = "127.0.0.1", port: int = 7860, auth=None, *, concurrency: int = CONCURRENCY,
-           max_queue: int = MAX_QUEUE, **options) -> gr.Blocks:
-    """Build the app, set up its queue and serve it; returns the running Blocks (options go to launch())."""
-    demo = build_app(bot)
+           max_queue: int = MAX_QUEUE, api_key: str | None = None, **options) -> gr.Blocks:
+    """Build the app, set up its queue and serve it, with the OpenAI-compatible API at /v1 on the same
+    port; returns the running Blocks (options go to launch()). `api_key`: default RAG_API_KEY."""
+    api_key = api_key if api_key is not None else os.environ.get("RAG_API_KEY") or None
+    # one set of answer slots for the page, /ask and /v1; users waiting in gradio's queue count as waiting
+    slots = Slots(concurrency, max_queue, queued_elsewhere=lambda: len(getattr(demo, "_queue", None) or ()))
+    demo = build_app(bot, slots)
     # a full queue answers at once: gradio's page says "This application is currently busy. Please try
-    # again.", gradio_client raises QueueError("Queue is full! Please try again."), raw HTTP gets a 503
+    # again.", gradio_client raises QueueError("Queue is full! Please try again."), raw HTTP gets a 503,
+    # and so does /v1/chat/completions (OpenAI's error object, code "busy")
     demo.queue(default_concurrency_limit=concurrency, max_size=max_queue)
+    api = create_app(bot, slots, api_key, login_required=bool(auth))
     demo.launch(server_name=host, server_port=port, auth=auth, max_file_size=f"{int(bot.config.max_file_mb)}mb",
-                css=CSS, show_error=True, **options)
+                css=CSS, show_error=True, app_kwargs={"routes": [Mount("/v1", app=api)]}, **options)
     return demo
 
 
@@ -405,6 +526,7 @@ def main(argv: list[str] | None = None) -> None:
     config = Config.from_toml(args.config) if args.config else Config()
     bot = RAG.load(config, progress=True)
     bot.warm_up()
+    feeds.Refresher(bot, config.feed_refresh_minutes).start()  # a daemon thread; 0 minutes: off
     launch(bot, args.host, args.port, auth)
 
 

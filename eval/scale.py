@@ -295,7 +295,7 @@ def bench_stores(base, questions: list[str], real_embedder, scales: list[int],
                     gc.collect()
                     before = rss_mb()
                     loaded, open_s = timed(lambda: load_folder(folder))
-                    bot = RAG(Config(index_dir=folder), loaded, embedder)
+                    bot = RAG(Config(index_dir=folder, gate=""), loaded, embedder)
                     ann = lambda v, s=loaded.store: s.search_dense(v, 10)[1].tolist()
                     m = _measure(kind, loaded, bot, questions, qvecs, truth, ann, budget_s=query_budget_s / 3)
                     rows.append(StoreResult(n, kind, int(loaded.store.dense.ntotal), len(loaded.sentences),
@@ -358,7 +358,7 @@ def _milvus(index, n: int, workdir: Path, embedder, questions, qvecs, truth, pro
 
     folder = workdir / f"milvus-{n}"
     folder.mkdir(parents=True, exist_ok=True)
-    config = Config(vector_store="milvus", milvus_uri=str(folder / "milvus.db"), milvus_collection=f"scale_{n}")
+    config = Config(gate="", vector_store="milvus", milvus_uri=str(folder / "milvus.db"), milvus_collection=f"scale_{n}")
     home = rm.MilvusHome.of(config)
     try:
         before = rss_mb()

@@ -6,6 +6,8 @@
     rag index remove ID                drop an article
     rag index list                     the indexed articles
     rag ask "QUESTION"                 answer with sources
+    rag serve [--host H] [--port P]    the OpenAI-compatible API alone, at http://H:P/v1 (docs/api.md);
+                                       RAG_API_KEY=KEY makes it ask for that bearer key
     rag feed add URL                   subscribe to an RSS or Atom feed and index its articles
     rag feed list                      the feeds, with last refresh, counts and last error
     rag feed remove URL                unsubscribe (its articles stay indexed)
@@ -132,6 +134,24 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from . import server
+    from .pipeline import RAG
+
+    config = _config(args)
+    api_key = os.environ.get("RAG_API_KEY") or None
+    if not server.is_loopback(args.host) and not api_key:
+        print(f"WARNING: serving on {args.host} with no key: anyone who can reach this machine can ask questions. "
+              f"Set RAG_API_KEY=<key> (clients send it as their api_key), or serve on --host 127.0.0.1.",
+              file=sys.stderr, flush=True)
+    bot = RAG.load(config, progress=True)
+    bot.warm_up()
+    print(f"OpenAI-compatible API on http://{args.host}:{args.port}/v1 (models: {', '.join(server.MODELS)})",
+          file=sys.stderr, flush=True)
+    server.serve(bot, args.host, args.port, api_key)
+    return 0
+
+
 def cmd_feed(args) -> int:
     from . import feeds, subscriptions
 
@@ -144,8 +164,11 @@ def cmd_feed(args) -> int:
                   + (f"\n    last error: {row['last error']}" if row['last error'] else ""))
         print(f"{len(rows)} feeds" + ("" if rows else ": subscribe with `rag feed add URL`"), file=sys.stderr)
         return 0
+    from .fetch import check_url
     from .pipeline import RAG
 
+    if args.action == "add":
+        check_url(args.url)  # a malformed address fails before the index is opened
     bot = RAG.load(config, progress=True)
     if args.action == "remove":
         state = feeds.unsubscribe(bot, args.url)
@@ -223,6 +246,12 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
     ask.set_defaults(func=cmd_ask)
+
+    serve = sub.add_parser("serve", help="serve the OpenAI-compatible API (/v1/chat/completions, /v1/models)",
+                           parents=[common])
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.set_defaults(func=cmd_serve)
 
     feed = sub.add_parser("feed", help="subscribe to news feeds (RSS, Atom)", parents=[common])
     fsub = feed.add_subparsers(dest="action", required=True)

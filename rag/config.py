@@ -44,6 +44,10 @@ def default_cache_dir() -> Path:
     return Path(base) / "rag-news"
 
 
+# the grounding rule families (rag/grounding/verify.py); the guard against instructions is always on
+RULE_FAMILIES = ("numbers", "names", "quotes", "terms", "roles", "kind", "constraints", "relevance")
+
+
 @dataclass(frozen=True)
 class Config:
     # --- where things live ---
@@ -78,6 +82,16 @@ class Config:
     top_chunks: int = 10  # chunks retrieved before sentence selection
     passages: int = 4  # numbered passages given to the generator (3: 13-15% faster, but loses evidence ranked 4th)
     passage_words: int = 70  # a passage (a sentence plus what it needs) is cut near this length
+
+    # --- the answer gate and the decision (rag/gate, docs/grounding.md) ---
+    gate: str = "gate"  # the trained answer gate: registry name, or a folder with gate.safetensors; "" = off
+    gate_candidates: int = 8  # sentences the gate reads per question; the best of them become the passages
+    gate_weight: float = 0.5  # share of the gate's score in ranking the passages (the rest: retrieval's own)
+    max_risk: float = 0.10  # answer only when the calibrated P(right) keeps the share of wrong answers below this
+    early_decline_loss: float = 0.02  # decline before generating below the P(right) that loses at most this share
+    #                                   of the right answers on the calibration split; 0 = always generate
+    rules: str = "all"  # grounding rule families that may veto an answer ("all", "none", or a comma list of
+    #                     numbers, names, quotes, terms, roles, kind, constraints, relevance; the guard is always on)
 
     # --- grounding ---
     min_relevance: float = 0.30  # decline without generating when the best passage scores below this
@@ -114,6 +128,14 @@ class Config:
         for f in fields(self):
             object.__setattr__(self, f.name, _coerce(f, getattr(self, f.name)))
         self.validate()
+
+    @property
+    def rule_set(self) -> frozenset:
+        """The enabled rule families."""
+        names = {r.strip() for r in self.rules.split(",") if r.strip()}
+        if "all" in names:
+            return frozenset(RULE_FAMILIES)
+        return frozenset(names - {"none"})
 
     def replace(self, **changes) -> "Config":
         return Config.from_dict({**self.to_dict(), **changes})
@@ -179,6 +201,16 @@ class Config:
         if not (self.refusal_threshold == -1 or 0 <= self.refusal_threshold <= 1):
             _bad("refusal_threshold", self.refusal_threshold, "must be -1 (calibrated) or between 0 and 1",
                  "refusal_threshold = -1")
+        for name in ("gate_weight", "max_risk", "early_decline_loss"):
+            if not 0 <= getattr(self, name) <= 1:
+                _bad(name, getattr(self, name), "must be between 0 and 1", _default_fix(name))
+        from_rules = {r.strip() for r in self.rules.split(",") if r.strip()} - {"all", "none"}
+        unknown = from_rules - set(RULE_FAMILIES)
+        if unknown:
+            _bad("rules", self.rules, f"names unknown rule families {sorted(unknown)}; known: {', '.join(RULE_FAMILIES)}",
+                 'rules = "all"')
+        if self.gate_candidates < 1:
+            _bad("gate_candidates", self.gate_candidates, "must be at least 1", _default_fix("gate_candidates"))
         if not 0 <= self.lexical_weight <= 1:
             _bad("lexical_weight", self.lexical_weight, "must be between 0 and 1", _default_fix("lexical_weight"))
         for name in ("fetch_timeout_s", "fetch_max_mb", "feed_max_mb"):

@@ -6,8 +6,9 @@
     ├── IndexUnusable     the index folder is missing, stale or corrupt
     ├── ModelError        a model package is missing or a file fails its hash
     ├── ConfigError       an unknown or invalid configuration key
-    └── FetchError        a web page or feed that cannot be fetched or read
-        └── FetchRefused  ... refused on purpose: not http(s), or a private address
+    ├── FetchError        a web page or feed that cannot be fetched or read
+    │   └── FetchRefused  ... refused on purpose: not http(s), or a private address
+    └── Busy              every answer slot is taken and the waiting line is full: try again
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class FetchError(RagError):
 class FetchRefused(FetchError):
     """Fetching was refused on purpose: not http(s), or an address that is not public (private,
     loopback, link-local) while `fetch_allow_private` is off."""
+
+
+class Busy(RagError):
+    """Too many questions at once: all answer slots are taken and the waiting line is full (rag/slots.py)."""
 
 
 class MissingExtra(RagError, ImportError):

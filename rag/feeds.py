@@ -93,7 +93,8 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> Feed:
     headers = {"content-location": url, **({"content-type": content_type} if content_type else {})}
     parsed = feedparser.parse(data, response_headers=headers)  # bytes: feedparser never fetches anything
     error = parsed.get("bozo_exception")
-    if isinstance(error, xml.sax.SAXException):
+    page = not parsed.get("version") and b"<html" in data[:4096].lower()
+    if isinstance(error, xml.sax.SAXException) and not page:
         where = ""
         if isinstance(error, xml.sax.SAXParseException):
             where = f" at line {error.getLineNumber()}, column {error.getColumnNumber()}"
@@ -106,13 +107,14 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> Feed:
         link = urljoin(url, e.get("link") or "") if e.get("link") else ""
         if not link:
             continue  # nothing to fetch
-        raw_dates = [str(e.get(k) or "") for k in ("published", "updated")]
+        # dict.get: feedparser's own get() passes `published` off as `updated` (with a warning)
+        raw_dates = [str(dict.get(e, k) or "") for k in ("published", "updated")]
         summary = str(e.get("summary") or "")
         fp = hashlib.sha256(json.dumps([link, str(e.get("title") or ""), *raw_dates, summary]).encode()).hexdigest()
         author = (e.get("author_detail") or {}).get("name") or e.get("author") or ""
         entries.append(Entry(guid=str(e.get("id") or link)[:2000], link=link, title=_plain(e.get("title") or ""),
                              published=iso_date(e.get("published"), e.get("published_parsed")),
-                             updated=iso_date(e.get("updated"), e.get("updated_parsed")),
+                             updated=iso_date(dict.get(e, "updated"), dict.get(e, "updated_parsed")),
                              author=clean_text(author), fingerprint=fp[:32]))
     return Feed(url, _plain((parsed.get("feed") or {}).get("title") or ""), tuple(entries))
 

@@ -31,7 +31,8 @@ USER_AGENT = f"rag-news/{__version__} (a local news Q&A; fetches feeds and the a
 MAX_REDIRECTS = 5
 RETRY_STATUS = (429, 502, 503, 504)  # worth another try after a pause; other errors are final
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml",
-              "text/xml", "application/x-rss+xml", "application/x-atom+xml")
+              "text/xml", "application/x-rss+xml", "application/x-atom+xml",
+              "text/html", "text/plain")  # some servers label feeds so; a page is then told apart by parsing it
 PAGE_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 
 

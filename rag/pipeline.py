@@ -15,22 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from . import decide
 from .config import Config
 from .errors import DocumentError, IndexMissing, InputError, RagError
+from .generate import write_answer
 from .grounding import constraints as qc
-from .grounding.conflict import conflict_note, find_conflict, measures
-from .grounding.verify import best_quote, quoted_from, verify
 from .ingest import read_document
 from .models import Embedder, Generator, Usage, complete, make_embedder, make_generator
-from .prompt import ANSWER_DONE, CITE, NOT_FOUND, build_extract_messages, build_messages, is_refusal
-from .retrieve import Retrieval, keep_to_question, query_terms, retrieve_chunks, select_passages, unknown_names
+from .prompt import build_messages
+from .retrieve import (Retrieval, gate_scores, keep_to_question, query_terms, rank_with_gate, retrieve_chunks,
+                       select_passages)
 from .rewrite import rewrite
 from .stores import build_index, index_stamp, open_index, rebuild, save_index, writing
 from .stores.index import Index, corpus_fingerprint
-from .text import numbers, words
-from .types import Answer, Citation, Document, Passage, Timings
+from .text import words
+from .types import Answer, Document, Timings
 
-DECLINE = "The articles don't say."
+DECLINE = decide.DECLINE
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,13 @@ class AddResult:
 
 
 class RAG:
-    def __init__(self, config: Config, index: Index, embedder: Embedder, generator: Generator | None = None):
+    def __init__(self, config: Config, index: Index, embedder: Embedder, generator: Generator | None = None,
+                 gate=None):
         self.config = config
         self.index = index
         self.embedder = embedder
+        self.gate = gate  # the answer gate (rag.gate.AnswerGate), loaded on first use when None
+        self._decisions: dict[str, object] = {}  # generator name -> its calibrated Decision
         self._generators: dict[str, Generator] = {config.generator: generator} if generator else {}
         self._write_lock = threading.Lock()  # one document change at a time; readers use the old index
         self._load_lock = threading.Lock()  # one model load at a time
@@ -53,7 +57,8 @@ class RAG:
     # --- construction ---------------------------------------------------------------------
     @classmethod
     def load(cls, config: Config | None = None, *, embedder: Embedder | None = None,
-             generator: Generator | None = None, build_if_missing: bool = True, progress: bool = False) -> "RAG":
+             generator: Generator | None = None, gate=None, build_if_missing: bool = True,
+             progress: bool = False) -> "RAG":
         """Open the index named by the config (building it from the corpus folder if it is missing).
 
         Refuses an index built with another embedder, other chunking or from changed articles.
@@ -75,7 +80,7 @@ class RAG:
             index.check_compatible(embedder.identity(), config.chunk_words, config.chunk_overlap, corpus)
         else:
             index.check_compatible(embedder.identity(), config.chunk_words, config.chunk_overlap, corpus)
-        return cls(config, index, embedder, generator)
+        return cls(config, index, embedder, generator, gate)
 
     @property
     def generator(self) -> Generator:
@@ -104,6 +109,9 @@ class RAG:
         instructions once so that the first question only pays for its own passages."""
         getattr(self.embedder, "warm_up", lambda: None)()
         self.embedder.embed(["warm up"], query=True)
+        gate = self._gate()
+        if gate is not None:
+            gate.warm_up()
         if generator:
             getattr(self.generator, "warm_up", lambda: None)()
             for _ in self.generator.stream(build_messages([], "?"), 1, Usage()):
@@ -117,20 +125,7 @@ class RAG:
         """Retrieval only (no generation): the passages a question would be answered from."""
         q = self.check_question(question)
         standalone = rewrite(q, _clean_history(history))
-        index = self._current_index()
-        found = self._retrieve(standalone, Timings(), self.config, index)
-        return keep_to_question(index, found, qc.constraints(standalone), self.config.passages)[0]
-
-    def _retrieve(self, standalone: str, timings: Timings, c: Config, index: Index) -> Retrieval:
-        t = time.perf_counter()
-        terms = query_terms(index, standalone)
-        qvec = self.embedder.embed([standalone], query=True)[0] if c.retrieval != "lexical" else None
-        hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight, c.top_chunks)
-        timings.retrieve = time.perf_counter() - t
-        t = time.perf_counter()
-        passages, relevance = select_passages(index, terms, qvec, hits, c.passages, c.passage_words)
-        timings.select = time.perf_counter() - t
-        return Retrieval(hits, passages, relevance)
+        return self._retrieve(standalone, Timings(), self.config, self._current_index())[0]
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None, *,
             generator: str | None = None, passages: int | None = None) -> Answer:
@@ -146,156 +141,100 @@ class RAG:
                generator: str | None = None, passages: int | None = None,
                evidence: bool = False) -> Iterator[str | Answer | Retrieval]:
         """Yield the answer's text as it is written, then the final, verified `Answer`; with
-        `evidence=True`, first the `Retrieval` (the passages, about 10 ms in), so a page can show
+        `evidence=True`, first the `Retrieval` (the passages, milliseconds in), so a page can show
         them while the answer is written.
 
-        The final text can differ from the streamed pieces: verification may fix a citation,
-        or replace an unsupported answer with a decline. One request reads one index snapshot
-        from start to end, whatever documents are added or removed meanwhile.
+        rewrite -> retrieve -> decide before -> write -> settle. The final text can differ from the
+        streamed pieces: settling may fix a citation or replace the answer with a decline. One request
+        reads one index snapshot from start to end, whatever documents are added or removed meanwhile.
         """
         start = time.perf_counter()
         q = self.check_question(question)
         config = self.config if passages is None else self.config.replace(passages=passages)
         gen = self.generator_for(generator or config.generator)
-        index = self._current_index()
-        timings = Timings()
-        history = _clean_history(history)
-        t = time.perf_counter()
-        if config.rewrite_followups:
-            standalone = rewrite(q, history, complete(gen, 48))
-        else:
-            standalone = q
-        timings.rewrite = time.perf_counter() - t
-        found = self._retrieve(standalone, timings, config, index)
-        cons = qc.constraints(standalone)
-        found, absent = keep_to_question(index, found, cons, config.passages)
+        index, timings = self._current_index(), Timings()
+        standalone = self._rewrite(q, _clean_history(history), gen, config, timings)
+        found, absent = self._retrieve(standalone, timings, config, index)
         if evidence:
             yield found
         answer = Answer(text="", citations=[], abstained=True, question=q, standalone_question=standalone,
                         passages=found.passages, timings=timings)
-        declined = self._gate(index, standalone, found, cons, absent, config)
-        if declined:
-            answer.text, answer.verdict = declined
-            yield from self._finish(answer, start, first=True)
-            return
+        signals = decide.signals_before(found)
+        decision = self.decision_for(generator or config.generator)
+        early = decide.before(index, standalone, found, absent, config, decision, signals)
+        if early:
+            answer.text, answer.verdict, answer.confidence = early
+        else:
+            messages = build_messages(found.passages, standalone)
+            answer.raw, usage = yield from write_answer(gen, messages, config, timings, start)
+            self._read_usage(answer, usage, signals)
+            t = time.perf_counter()
+            decide.settle(answer, found, index, config, complete(gen, 40), self._gate(), decision, signals)
+            timings.verify = time.perf_counter() - t - timings.second_look
+        answer.signals = signals.to_dict()
+        timings.total = time.perf_counter() - start
+        timings.first_token = timings.first_token or timings.total
+        yield answer
 
-        messages = build_messages(found.passages, standalone)
-        usage = Usage()
-        raw, held, first = "", "", True
-        t = t_gen = time.perf_counter()
-        pieces = gen.stream(messages, config.max_answer_tokens, usage)
-        try:
-            for piece in pieces:
-                if first:
-                    timings.prompt_eval = time.perf_counter() - t
-                    t_gen = time.perf_counter()
-                raw += piece
-                held += piece
-                # hold back text that may turn out to be the refusal marker
-                if NOT_FOUND.startswith(held.strip().upper()) and held.strip():
-                    continue
-                if first:
-                    timings.first_token = time.perf_counter() - start
-                    first = False
-                yield held
-                held = ""
-                if config.stop_at_citation and ANSWER_DONE.search(raw):
-                    break  # one cited sentence is the whole answer: don't wait for the model to say so
-        finally:
-            close = getattr(pieces, "close", None)
-            if close:
-                close()  # an abandoned stream hands the model back at once
-        timings.generate = time.perf_counter() - t_gen if raw else 0.0
-        if not raw:
-            timings.prompt_eval = time.perf_counter() - t
-        answer.raw = raw
+    def _rewrite(self, q: str, history: list, gen: Generator, config: Config, timings: Timings) -> str:
+        t = time.perf_counter()
+        standalone = rewrite(q, history, complete(gen, 48)) if config.rewrite_followups else q
+        timings.rewrite = time.perf_counter() - t
+        return standalone
+
+    def _retrieve(self, standalone: str, timings: Timings, c: Config, index: Index) -> tuple[Retrieval, list]:
+        """The passages for a question, ranked with the gate when there is one; and the details of the
+        question no passage keeps to (for the constraints rule)."""
+        t = time.perf_counter()
+        terms = query_terms(index, standalone)
+        qvec = self.embedder.embed([standalone], query=True)[0] if c.retrieval != "lexical" else None
+        hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight, c.top_chunks)
+        timings.retrieve = time.perf_counter() - t
+        t = time.perf_counter()
+        gate = self._gate()
+        count = max(c.passages, c.gate_candidates) if gate else c.passages
+        passages, relevance = select_passages(index, terms, qvec, hits, count, c.passage_words)
+        found = Retrieval(hits, passages, relevance)
+        timings.select = time.perf_counter() - t
+        if gate:
+            t = time.perf_counter()
+            found = rank_with_gate(found, standalone, gate, c.passages, c.gate_weight)
+            timings.gate = time.perf_counter() - t
+        absent = []
+        if "constraints" in c.rule_set:
+            found, absent = keep_to_question(index, found, qc.constraints(standalone), c.passages)
+            if gate:
+                found = gate_scores(found, standalone, gate)
+        return found, absent
+
+    def _read_usage(self, answer: Answer, usage, signals) -> None:
         answer.prompt_tokens, answer.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        answer.refusal_prob = usage.refusal_prob
+        answer.refusal_prob = signals.refusal_prob = usage.refusal_prob
+        signals.answer_logprob = usage.answer_logprob
         answer.prompt_evaluated = usage.prompt_evaluated
 
-        t = time.perf_counter()
-        self._settle(answer, found, index, gen, config)
-        timings.verify = time.perf_counter() - t
-        yield from self._finish(answer, start, first=first)
+    # --- the answer gate --------------------------------------------------------------------------
+    def _gate(self):
+        """The answer gate named by the config (loaded on first use), or None when it is off."""
+        if not self.config.gate:
+            return None
+        with self._load_lock:
+            if self.gate is None:
+                from .gate import AnswerGate
 
-    def _gate(self, index: Index, standalone: str, found: Retrieval, cons: list, absent: list,
-              config: Config) -> tuple[str, str] | None:
-        """(text, verdict) when the question can be declined before generating: it rests on a number
-        or a name no article has, nothing matches it, or no passage keeps to its details."""
-        if absent and found.passages:
-            instead = [a for c in absent for a in qc.alternatives(c, [p.context for p in found.passages])]
-            text = f"{DECLINE} Nothing I found is about {qc.describe(absent)}"
-            text += f"; the passages mention {', '.join(instead)}." if instead else "."
-            return text, f"declined: no passage keeps to {qc.describe(absent)}"
-        foreign = sorted(n for n in numbers(standalone) if len(n) >= 2 and n not in index.numbers)
-        if foreign:
-            return (f"{DECLINE} They never mention {foreign[0]}, so I can't answer a question built on it.",
-                    f"declined: the question's number {foreign[0]} is in no article")
-        unknown = unknown_names(index, [c for c in cons if c.kind == "entity"])
-        if unknown:
-            return (f"{DECLINE} They never mention {unknown[0]}.",
-                    f"declined: the question's name {unknown[0]} is in no article")
-        if not found.passages or found.relevance < config.min_relevance:
-            return (DECLINE + " Nothing in them matches this question.",
-                    f"declined: best passage relevance {found.relevance:.2f} is below {config.min_relevance:.2f}")
-        return None
+                self.gate = AnswerGate(self.config.gate, self.config.cache_dir)
+            return self.gate
 
-    def _settle(self, answer: Answer, found: Retrieval, index: Index, gen: Generator, config: Config) -> None:
-        """Verify the raw answer; keep it (its citations repaired), take a second look, or decline."""
-        passages = found.passages
-        verdict = verify(answer.raw, passages, answer.standalone_question)
-        if not verdict.ok and config.second_look and found.relevance >= config.second_look_relevance:
-            t = time.perf_counter()
-            second = self._second_look(answer.standalone_question, passages, gen)
-            answer.timings.second_look = time.perf_counter() - t
-            if second is not None:
-                verdict = second
-        if verdict.ok:
-            text, cited = verdict.text, list(verdict.cited)
-            # look for a disagreeing figure among the passages and the rest of the retrieved chunks
-            candidates = passages + extra_passages(index, found.hits, passages)
-            other = find_conflict(text, verdict.cited, candidates, answer.standalone_question)
-            if other is not None:
-                if other.n == 0:  # from the retrieved chunks: show it as the next numbered passage
-                    other = dataclasses.replace(other, n=len(passages) + 1)
-                    passages = answer.passages = passages + [other]
-                text += " " + conflict_note(other, {fam for _, fam, _ in measures(text)})
-                cited.append(other.n)
-            answer.text, answer.abstained = text, False
-            answer.citations = [Citation.from_passage(p) for n in cited for p in passages if p.n == n]
-            answer.verdict = verdict.status + (f": {verdict.reason}" if verdict.reason else "")
-            return
-        quote = best_quote(answer.raw, passages, answer.standalone_question) \
-            if verdict.status == "failed" and config.quote_fallback else None
-        if quote is not None:
-            answer.text = f"The closest the articles come: “{' '.join(quote.text.split())}” [{quote.n}]"
-            answer.citations, answer.abstained = [Citation.from_passage(quote)], False
-            answer.verdict = f"quoted: {verdict.reason}"
-            return
-        answer.text = DECLINE
-        if verdict.status == "failed":
-            answer.text += " The model's answer could not be checked against the passages, so I won't guess."
-        answer.verdict = f"declined: {verdict.reason}"
-
-    def _second_look(self, question: str, passages: list[Passage], gen: Generator):
-        """Ask again, narrower: one passage at a time, "copy the words that answer". A copied span that
-        verifies (and keeps to the question) stands; the model's own words are never trusted more."""
-        ask = complete(gen, 40)
-        for p in passages[:self.config.second_look_passages]:
-            raw = ask(build_extract_messages(p, question)).strip()
-            span = CITE.sub("", raw).strip().strip('"“”').rstrip(".")
-            if is_refusal(span) or not quoted_from(span, p.text):
-                continue
-            verdict = verify(f"{span} [{p.n}].", passages, question)
-            if verdict.ok:
-                return dataclasses.replace(verdict, status="rescued", reason=f"second look at passage {p.n}")
-        return None
-
-    def _finish(self, answer: Answer, start: float, first: bool) -> Iterator[str | Answer]:
-        answer.timings.total = time.perf_counter() - start
-        if first:
-            answer.timings.first_token = answer.timings.total
-        yield answer
+    def decision_for(self, generator: str):
+        """The calibrated decision for a generator (rag/gate/weights/calibration.json): the one fitted
+        for it, else the generator-free one; None without a gate or a calibration."""
+        gate = self._gate()
+        if gate is None:
+            return None
+        with self._load_lock:
+            if generator not in self._decisions:
+                self._decisions[generator] = gate.decision(generator)
+            return self._decisions[generator]
 
     # --- documents -----------------------------------------------------------------------------
     def _current_index(self) -> Index:
@@ -387,20 +326,6 @@ class RAG:
         new_index = rebuild(base, docs, self.embedder, progress=progress)
         save_index(self.config, new_index)
         self.index = new_index  # readers holding the old object finish on it undisturbed
-
-
-def extra_passages(index: Index, hits, shown: list[Passage]) -> list[Passage]:
-    """Sentences of the retrieved chunks that are not shown already, as unnumbered (n=0) passages."""
-    taken = {(p.doc.id, p.sentence_start) for p in shown}
-    out, seen = [], set()
-    for hit in hits:
-        doc = index.documents[hit.chunk.doc_id]
-        for a, b in hit.chunk.sentences:
-            key = (doc.id, a)
-            if key not in taken and key not in seen:
-                seen.add(key)
-                out.append(Passage(0, doc, hit.chunk.id, a, b, hit.score, a, b))
-    return out
 
 
 def check_question(question: str, max_chars: int = 1000) -> str:

@@ -57,6 +57,7 @@ class Retrieval:
     hits: list[Hit]  # fused chunk ranking, best first
     passages: list[Passage]  # numbered from 1, best first
     relevance: float  # how well the best passage matches the question, 0..1 (for the abstain gate)
+    gate: tuple = ()  # the answer gate's GateScore for each passage, in order (empty: no gate)
 
 
 def query_terms(index: Index, question: str) -> QueryTerms:
@@ -281,3 +282,26 @@ def unknown_names(index: Index, names: list) -> list[str]:
         if process.extractOne(term, tuple(vocab), scorer=fuzz.ratio, score_cutoff=70) is None:
             out.append(c.text)
     return out
+
+
+def rank_with_gate(found: Retrieval, question: str, gate, count: int, weight: float) -> Retrieval:
+    """Re-rank the candidate passages by the answer gate's belief that each answers the question,
+    mixed with retrieval's own score (`weight` is the gate's share), and keep the best `count`,
+    renumbered from 1. Every passage kept carries its gate score."""
+    if not found.passages:
+        return found
+    scores = gate.score(question, [(p.doc.title, p.text) for p in found.passages])
+    fused = [(1 - weight) * p.score + weight * g.prob for p, g in zip(found.passages, scores)]
+    order = sorted(range(len(fused)), key=lambda i: -fused[i])[:count]
+    passages = [dataclasses.replace(found.passages[i], n=k + 1, score=fused[i]) for k, i in enumerate(order)]
+    return dataclasses.replace(found, passages=passages, gate=tuple(scores[i] for i in order))
+
+
+def gate_scores(found: Retrieval, question: str, gate) -> Retrieval:
+    """The retrieval with a gate score for every passage (scoring only those that lack one, such as a
+    passage put in by keep_to_question)."""
+    have = {(p.doc.id, p.start, p.end): g for p, g in zip(found.passages, found.gate)} if found.gate else {}
+    todo = [p for p in found.passages if (p.doc.id, p.start, p.end) not in have]
+    for p, g in zip(todo, gate.score(question, [(p.doc.title, p.text) for p in todo]) if todo else []):
+        have[(p.doc.id, p.start, p.end)] = g
+    return dataclasses.replace(found, gate=tuple(have[(p.doc.id, p.start, p.end)] for p in found.passages))

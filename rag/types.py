@@ -160,6 +160,7 @@ class Timings:
     generate: float = 0.0  # writing the answer after the first token
     verify: float = 0.0  # checking the answer, a second look included
     second_look: float = 0.0  # asking again one passage at a time (0 when not needed)
+    gate: float = 0.0  # the answer gate reading the candidate passages
     first_token: float = 0.0  # from the call to the first streamed text
     total: float = 0.0
 
@@ -179,6 +180,10 @@ class Answer:
     completion_tokens: int = 0
     refusal_prob: float = -1.0  # the model's probability of declining, where the runtime reports it
     prompt_evaluated: int = 0  # prompt tokens computed for this answer (the rest were cached)
+    confidence: float = 0.0  # calibrated probability that the answer is right (rag/gate/calibrate.py)
+    threshold: float = 0.0  # the probability it had to reach for the configured max_risk
+    signals: dict = field(default_factory=dict)  # what the decision read (gate scores, generator signals)
+    candidate: str = ""  # on a decline by the threshold: the answer that was not given (for eval and debug)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -2,8 +2,8 @@
 
     >>> canonical_url("HTTPS://Example.org:443/a/b/?utm_source=x&id=7#top")
     'https://example.org/a/b?id=7'
-    >>> url_id("https://www.rferl.org/a/russia-ukraine-witkoff-peace/33606177.html")
-    'rferl-org-a-russia-ukraine-witkoff-peace-33606177-358b42'
+    >>> url_id("https://www.example.org/news/harbour-budget-approved/4411.html")
+    'example-org-news-harbour-budget-approved-4411-f52efd'
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .errors import DocumentError, FetchError
 from .fetch import PAGE_TYPES, Limits, Response, fetch
-from .ingest import clean_text, read_text
+from .ingest import MAX_HTML_MB, clean_text, read_text
 from .types import Document
 
 if TYPE_CHECKING:
@@ -68,6 +68,9 @@ def page_document(response: Response, doc_id: str = "") -> Document:
     """The article in a fetched page. Its URL is the page's own canonical URL when it names one on its
     own site, else the address it was fetched from; `doc_id` defaults to url_id of that URL."""
     kind = ".txt" if response.content_type == "text/plain" else ".html"
+    if kind == ".html" and len(response.body) > MAX_HTML_MB * 1024 * 1024:  # the limit for .html files too
+        raise DocumentError(f"{clean_text(response.url, 120)}: {len(response.body) / 1e6:.1f} MB of HTML is over the "
+                            f"{MAX_HTML_MB:g} MB limit for web pages")
     doc = read_text(response.text(), clean_text(response.url, 120), kind)
     url = doc.url if doc.url and same_site(doc.url, response.url) else response.url
     warnings = [w for w in doc.warnings if not w.startswith("url ")]  # a page's bad canonical URL is replaced

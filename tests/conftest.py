@@ -100,7 +100,7 @@ def config(tmp_path, corpus_dir):
     from rag.config import Config
 
     return Config(corpus_dir=corpus_dir, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache",
-                  min_relevance=0.0)
+                  min_relevance=0.0, gate="")  # the rules alone; tests of the gate use a FakeGate
 
 
 @pytest.fixture

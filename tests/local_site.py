@@ -26,6 +26,8 @@ class Route:
     headers: dict = field(default_factory=dict)
     etag: str = ""  # answered 304 when the request's If-None-Match is this
     delay: float = 0.0  # seconds of silence before the answer (a slow server)
+    fail_first: int = 0  # answer 503 (busy) to this many requests first
+    length: bool = True  # send Content-Length (False: the body ends when the connection closes)
 
 
 class Site:
@@ -43,7 +45,11 @@ class Site:
                     return
                 if route.delay:
                     time.sleep(route.delay)
-                if route.etag and self.headers.get("If-None-Match") == route.etag:
+                if route.fail_first > 0:
+                    route.fail_first -= 1
+                    self.send_error(503, "Busy")
+                    return
+                if route.status == 200 and route.etag and self.headers.get("If-None-Match") == route.etag:
                     self.send_response(304)
                     self.send_header("ETag", route.etag)
                     self.end_headers()
@@ -55,7 +61,8 @@ class Site:
                     self.send_header("ETag", route.etag)
                 for k, v in route.headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(route.body)))
+                if route.length:
+                    self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
                 try:
                     self.wfile.write(route.body)
@@ -68,7 +75,7 @@ class Site:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def url(self, path: str) -> str:

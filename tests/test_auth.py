@@ -22,7 +22,7 @@ TITLE = "Witkoff To Moscow"  # a bundled article's title: data only a logged-in 
 @pytest.fixture(scope="module")
 def locked_app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("auth")
-    config = Config(corpus_dir=CORPUS, index_dir=tmp / "index", cache_dir=tmp / "cache", min_relevance=0.0)
+    config = Config(gate="", corpus_dir=CORPUS, index_dir=tmp / "index", cache_dir=tmp / "cache", min_relevance=0.0)
     bot = RAG.load(config, embedder=HashEmbedder(), generator=ScriptedGenerator(extractive))
     with serve_app(bot, auth=[(USER, PASSWORD)]) as url:
         yield url, bot

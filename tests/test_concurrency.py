@@ -19,7 +19,7 @@ QUESTION = "What would the initial US draft cap the military at?"
 
 
 def make_bot(tmp_path, generator) -> RAG:
-    config = Config(corpus_dir=CORPUS, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", min_relevance=0.0)
+    config = Config(gate="", corpus_dir=CORPUS, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", min_relevance=0.0)
     return RAG.load(config, embedder=HashEmbedder(), generator=generator)
 
 

@@ -166,7 +166,7 @@ def fake_runner(tmp_path, monkeypatch):
     except DataMissing as exc:
         pytest.skip(str(exc))
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
-    config = Config(cache_dir=tmp_path / "cache")
+    config = Config(gate="", cache_dir=tmp_path / "cache")
     runner = Runner(tmp_path / "indexes")
     runner.embedders[config.embedder] = HashEmbedder()
     runner.generators[runner.generator_key(config)] = ScriptedGenerator(extractive)

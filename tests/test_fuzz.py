@@ -71,7 +71,7 @@ def bot(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("fuzzbot")
     shutil.copytree(CORPUS, root / "corpus")
-    config = Config(corpus_dir=root / "corpus", index_dir=root / "index", cache_dir=root / "cache",
+    config = Config(gate="", corpus_dir=root / "corpus", index_dir=root / "index", cache_dir=root / "cache",
                     min_relevance=0.0)
     return RAG.load(config, embedder=HashEmbedder(), generator=ScriptedGenerator(extractive))
 

@@ -196,7 +196,7 @@ def _bot(tmp_path, files: dict[str, str], reply, **config) -> RAG:
     corpus.mkdir()
     for name, text in files.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    c = Config(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache",
+    c = Config(gate="", corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache",
                min_relevance=0.0, **config)
     return RAG.load(c, embedder=HashEmbedder(), generator=ScriptedGenerator(reply))
 

@@ -54,7 +54,7 @@ def test_irrelevant_questions_are_declined_before_generation(tmp_path, corpus_di
     from rag.config import Config
 
     gen = ScriptedGenerator("Paris [1].")
-    config = Config(corpus_dir=corpus_dir, index_dir=tmp_path / "i", cache_dir=tmp_path / "c", min_relevance=0.5)
+    config = Config(gate="", corpus_dir=corpus_dir, index_dir=tmp_path / "i", cache_dir=tmp_path / "c", min_relevance=0.5)
     bot = RAG.load(config, embedder=fake_embedder, generator=gen)
     answer = bot.ask("Best sourdough starter hydration ratio?")
     assert answer.abstained and gen.calls == []

@@ -20,7 +20,7 @@ def base(tmp_path_factory):
     from rag.config import Config
     from rag.stores import build_index
 
-    config = Config(index_dir=tmp_path_factory.mktemp("scale") / "index")
+    config = Config(gate="", index_dir=tmp_path_factory.mktemp("scale") / "index")
     return build_index(config, HashEmbedder())
 
 

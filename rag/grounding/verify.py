@@ -19,6 +19,7 @@ Grounding comes from here, not from trusting a small model:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +47,11 @@ MONTHS = ("january february march april may june july august september october n
           "monday tuesday wednesday thursday friday saturday sunday").split()
 TIME_WORDS = frozenset(MONTHS + "today yesterday tomorrow week weeks month months year years day days "
                                 "weekend morning evening night earlier later ago recently soon".split())
+
+
+# The rule families an answer is checked by; each can be switched off (Config.rules), and each earns
+# its place by the ablation in eval/results/ablation-rules.md.
+RULES = frozenset({"numbers", "names", "quotes", "terms", "roles", "kind", "constraints"})
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,7 @@ class Asked:
         return question_role(self.question, [frozenset(groups[0])])
 
 
-def support(sentence: str, cited: Passage | list[Passage], asked: Asked) -> str:
+def support(sentence: str, cited: Passage | list[Passage], asked: Asked, rules: frozenset = RULES) -> str:
     """'' when the cited passage (or passages, together) supports the sentence, else what is missing.
 
     Numbers and quoted words must be in the passage itself; other words may come from its context
@@ -172,35 +178,37 @@ def support(sentence: str, cited: Passage | list[Passage], asked: Asked) -> str:
     context = "\n".join(p.context for p in ps)
     nums, names, terms = facts(sentence)
     have_nums = passage_numbers(text)
-    for n in sorted(nums - asked.numbers):  # the user's own numbers may be echoed
+    for n in sorted(nums - asked.numbers) if "numbers" in rules else ():  # the user's own numbers may be echoed
         if n not in have_nums:
             return f"the number {n} is not in {label}"
     # Names must come from the cited article or the question; a quote's speaker from the passage itself
     # (or the sentence before it), so a quotation is never pinned on the wrong person.
     known = set(asked.words).union(*(_article_words(p.doc.text + " " + p.doc.title) for p in ps))
-    for group in name_groups(sentence):
+    for group in name_groups(sentence) if "names" in rules else ():
         for name in group:
             if not _name_found(name, known):
                 return f"the name '{name}' is not in the article of {label}"
     plain = normalize(CITE.sub("", sentence))
-    for quoted in re.findall(r'"([^"]{12,})"', plain):
+    for quoted in re.findall(r'"([^"]{12,})"', plain) if "quotes" in rules else ():
         if not _quoted_in(quoted, text):
             return f"{label} does not contain the quoted words"
     nearby = set().union(*(words(p.doc.text[max(0, p.start - 300):p.end]) for p in ps))
-    for speaker in SPEAKER.findall(plain):
+    for speaker in SPEAKER.findall(plain) if "names" in rules else ():
         speaker_names = [w for w in words(speaker) if w not in NOT_NAMES]
         if speaker_names and not any(_name_found(w, nearby) for w in speaker_names):
             return f"{label} does not quote {speaker}"
     present = set(content_terms(context))
     name_terms = {t for nm in names for t in content_terms(nm)}
     new_terms = terms - asked.terms - name_terms
-    if new_terms and len(new_terms & present) / len(new_terms) < 0.5:
+    if "terms" in rules and new_terms and len(new_terms & present) / len(new_terms) < 0.5:
         return f"{label} does not mention {', '.join(sorted(new_terms - present)[:4])}"
     # the passage must also be about what the sentence asserts, echoed words included: "the US draft
     # would cap it at 100,000" is not supported by "Russia called for ... under 100,000"
     claimed = terms - name_terms
-    if nums and len(claimed) >= 3 and len(claimed & present) / len(claimed) < 0.4:
+    if "terms" in rules and nums and len(claimed) >= 3 and len(claimed & present) / len(claimed) < 0.4:
         return f"{label} is not about {', '.join(sorted(claimed - present)[:4])}"
+    if "roles" not in rules:
+        return ""
     # who did what to whom: the answer's doers must be the passage's
     conflict = role_conflict(plain, " ".join(p.text for p in ps)) or \
         (role_conflict(asked.role_claim(sentence), text) if asked.role_claim(sentence) else "")
@@ -286,7 +294,8 @@ def adds_something(answer: str, question: str) -> bool:
     return any(not _name_found(t, q_terms) for t in terms - q_terms)
 
 
-def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
+def verify(answer: str, passages: list[Passage], question: str, rules: frozenset = RULES) -> Verdict:
+    """Check and repair an answer by the rule families in `rules` (all by default)."""
     text = tidy(answer)
     if is_refusal(text):
         return Verdict("refused", text, (), "the model found no answer in the passages")
@@ -294,11 +303,13 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
         return Verdict("failed", text, (), "the answer carries instructions, not facts")
     by_n = {p.n: p for p in passages}
     kind = expected_kind(question)
-    if kind and not has_kind(text, kind, question):
+    if "kind" in rules and kind and not has_kind(text, kind, question):
         return Verdict("failed", text, (), f"the question asks for a {kind} and the answer has none")
-    if not adds_something(text, question):
+    if "kind" in rules and not adds_something(text, question):
         return Verdict("failed", text, (), "the answer only restates the question")
     asked = Asked.of(question)
+    if "constraints" not in rules:
+        asked = dataclasses.replace(asked, constraints=())
     repaired: list[str] = []
     out_sentences: list[str] = []
     cited_order: list[int] = []
@@ -314,15 +325,17 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
         bad = [n for n in citations_in(sentence) if n not in by_n]
         if bad:
             repaired.append(f"dropped citation {bad} (no such passage)")
-        problems = {n: support(plain, by_n[n], asked) for n in cited}
+        problems = {n: support(plain, by_n[n], asked, rules) for n in cited}
         good = [n for n in cited if not problems[n]]
-        if not good and len(cited) > 1 and not support(plain, [by_n[n] for n in cited], asked):
+        if not good and len(cited) > 1 and not support(plain, [by_n[n] for n in cited], asked, rules):
             good = cited  # a sentence that joins two passages ("600,000 [1] and 800,000 [2]")
+        if not good and not cited and not rules & {"numbers", "names", "quotes", "terms", "roles"}:
+            good = [passages[0].n] if passages else []  # nothing can judge support: the best passage
         if not good:
             # cited nothing, or cited a passage that does not support it: look for one that does
-            alternatives = [p.n for p in passages if not support(plain, p, asked)]
+            alternatives = [p.n for p in passages if not support(plain, p, asked, rules)]
             if not alternatives:
-                reason = next(iter(problems.values()), "") or _why_unsupported(plain, passages, asked)
+                reason = next(iter(problems.values()), "") or _why_unsupported(plain, passages, asked, rules)
                 return Verdict("failed", text, (), reason)
             kept = [n for n in alternatives if not keeps_to_question([by_n[n]], asked, passages)]
             good = (kept or alternatives)[:1]
@@ -339,7 +352,7 @@ def verify(answer: str, passages: list[Passage], question: str) -> Verdict:
         # the answer may be right and merely cite the wrong passage: one that supports every
         # sentence and keeps to the question will do; otherwise the answer is about something else
         fits = [p.n for p in passages if not keeps_to_question([p], asked, passages)
-                and all(not support(pl, p, asked) for pl in plains)]
+                and all(not support(pl, p, asked, rules) for pl in plains)]
         if not fits:
             return Verdict("failed", text, (), off)
         out_sentences = [(pl, [fits[0]]) for pl, _ in out_sentences]
@@ -409,11 +422,11 @@ def best_quote(answer: str, passages: list[Passage], question: str, min_cover: f
     return best
 
 
-def _why_unsupported(sentence: str, passages: list[Passage], asked: Asked) -> str:
+def _why_unsupported(sentence: str, passages: list[Passage], asked: Asked, rules: frozenset = RULES) -> str:
     nums, _, _ = facts(sentence)
     everywhere = set().union(*(passage_numbers(p.text) for p in passages)) if passages else set()
     missing = sorted(nums - everywhere - asked.numbers)
     if missing:
         return f"the number {missing[0]} is not in any passage"
-    reasons = [support(sentence, p, asked) for p in passages]
+    reasons = [support(sentence, p, asked, rules) for p in passages]
     return reasons[0] if reasons else "there are no passages"

