@@ -20,8 +20,9 @@ BROWSER   := $(VENV)/.browser
 chat: index
 	$(BIN)/python app.py
 
+# pytest alone runs the fast tier (pyproject.toml); this expression selects every tier
 test: index $(BROWSER)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "real or not real"
 
 test-fast: $(INSTALLED)
 	$(BIN)/python -m pytest -m "not real and not browser"

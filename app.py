@@ -315,6 +315,8 @@ def build_app(bot: RAG, slots: Slots | None = None) -> gr.Blocks:
     def ask_api(question: str, history: list | None = None, generator: str = "") -> dict:
         """Answer a question about the indexed articles; returns the answer and its citations."""
         try:
+            if any(isinstance(turn, (dict, str)) for turn in history or []):  # two keys or letters would unpack
+                raise TypeError
             pairs = [(str(q), str(a)) for q, a in (history or [])]
         except (TypeError, ValueError):
             raise error("history must be a list of [question, answer] pairs") from None

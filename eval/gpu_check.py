@@ -27,6 +27,7 @@ def run(device: str, embedder: str, generator: str) -> dict:
 
     from rag import RAG
     from rag.config import Config
+    from rag.models.hf import TransformersGenerator
 
     out: dict = {"device": device}
     config = Config(index_dir=Path(tempfile.mkdtemp()) / "index", embedder=embedder, generator=generator,
@@ -34,7 +35,7 @@ def run(device: str, embedder: str, generator: str) -> dict:
     t = time.perf_counter()
     bot = RAG.load(config)
     out["index_build_s"] = time.perf_counter() - t
-    model = bot.embedder._model
+    model = bot.embedder.model
     out["embedder_on"] = str(next(model.parameters()).device)
     texts = [c.text for c in bot.index.chunks] * 20
     t = time.perf_counter()
@@ -46,8 +47,8 @@ def run(device: str, embedder: str, generator: str) -> dict:
     out["generator"] = type(gen).__name__
     out["generator_identity"] = gen.identity()  # which GGUF (the H100 record of 2026-11-27 ran "tiny") and dtype
     out["generator_load_s"] = time.perf_counter() - t
-    inner = getattr(gen, "_model", None)
-    out["generator_on"] = str(next(inner.parameters()).device) if inner is not None else "llama.cpp"
+    on_torch = isinstance(gen, TransformersGenerator)
+    out["generator_on"] = str(next(gen.model.parameters()).device) if on_torch else "llama.cpp"
     out["answers"] = []
     for q in QUESTIONS:
         a = bot.ask(q)

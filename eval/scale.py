@@ -387,21 +387,7 @@ def _milvus(index, n: int, workdir: Path, embedder, questions, qvecs, truth, pro
         del loaded, bot
         return result
     finally:
-        close_milvus(home)
-
-
-def close_milvus(home) -> None:
-    """Close the client (stopping Milvus Lite's server for the file) and forget the home."""
-    from rag.stores import milvus_store as rm
-
-    try:
-        if home._client is not None:
-            home._client.close()
-    finally:
-        home._client = None
-        with rm._HOMES_LOCK:
-            for key in [k for k, v in rm._HOMES.items() if v is home]:
-                del rm._HOMES[key]
+        home.close()  # stops Milvus Lite's server for the file
 
 
 # --- concurrency ------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def measure(generator: str = "", repeats: int = 3, config=None) -> Unit:
     import llama_cpp
 
     from rag.config import Config
-    from rag.models import physical_cores
+    from rag.models.base import physical_cores
     from rag.models.registry import resolve
 
     config = config or Config()

@@ -83,6 +83,12 @@ class Config:
     passages: int = 4  # numbered passages given to the generator (3: 13-15% faster, but loses evidence ranked 4th)
     passage_words: int = 70  # a passage (a sentence plus what it needs) is cut near this length
 
+    # --- time ---
+    as_of: str = ""  # the date questions are asked on (YYYY-MM-DD; "" = today): "latest", "last week" and
+    #                  the articles that exist are read against it (archives, tests, the temporal eval)
+    passage_dates: bool = True  # show each dated passage's date and outlet, and today's date, to the model
+    recency_weight: float = 0.2  # "latest" questions: score bonus of the newest report over the oldest candidate
+
     # --- the answer gate and the decision (rag/gate, docs/grounding.md) ---
     gate: str = "gate"  # the trained answer gate: registry name, or a folder with gate.safetensors; "" = off
     gate_candidates: int = 8  # sentences the gate reads per question; the best of them become the passages
@@ -95,7 +101,6 @@ class Config:
 
     # --- grounding ---
     min_relevance: float = 0.30  # decline without generating when the best passage scores below this
-    quote_fallback: bool = False  # quote the passage a failed answer reached for; off: +1 point answerable but 23 fewer declines (eval)
     second_look: bool = True  # when the model declines or fails verification, ask again one passage at a time
     second_look_relevance: float = 0.5  # ... only when the best passage matches the question at least this well
     second_look_passages: int = 2  # ... and only for this many of the best passages
@@ -201,7 +206,9 @@ class Config:
         if not (self.refusal_threshold == -1 or 0 <= self.refusal_threshold <= 1):
             _bad("refusal_threshold", self.refusal_threshold, "must be -1 (calibrated) or between 0 and 1",
                  "refusal_threshold = -1")
-        for name in ("gate_weight", "max_risk", "early_decline_loss"):
+        if self.as_of and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.as_of):
+            _bad("as_of", self.as_of, "must be a date written YYYY-MM-DD, or empty for today", 'as_of = "2025-11-30"')
+        for name in ("gate_weight", "max_risk", "early_decline_loss", "recency_weight"):
             if not 0 <= getattr(self, name) <= 1:
                 _bad(name, getattr(self, name), "must be between 0 and 1", _default_fix(name))
         from_rules = {r.strip() for r in self.rules.split(",") if r.strip()} - {"all", "none"}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from . import decide
+from . import decide, when
 from .config import Config
 from .errors import DocumentError, IndexMissing, InputError, RagError
 from .generate import write_answer
@@ -23,9 +23,9 @@ from .grounding import constraints as qc
 from .ingest import read_document
 from .models import Embedder, Generator, Usage, complete, make_embedder, make_generator
 from .prompt import build_messages
-from .retrieve import (Retrieval, gate_scores, keep_to_question, query_terms, rank_with_gate, retrieve_chunks,
-                       select_passages)
-from .rewrite import rewrite
+from .retrieve import (Retrieval, event_date, gate_scores, in_time, keep_to_question, oldest_first, query_terms,
+                       rank_with_gate, retrieve_chunks, select_passages)
+from .rewrite import is_followup, rewrite
 from .stores import build_index, index_stamp, open_index, rebuild, save_index, writing
 from .stores.index import Index, corpus_fingerprint
 from .text import words
@@ -152,8 +152,12 @@ class RAG:
         q = self.check_question(question)
         config = self.config if passages is None else self.config.replace(passages=passages)
         gen = self.generator_for(generator or config.generator)
-        index, timings = self._current_index(), Timings()
-        standalone = self._rewrite(q, _clean_history(history), gen, config, timings)
+        index, timings, history = self._current_index(), Timings(), _clean_history(history)
+        if evidence and config.rewrite_followups and is_followup(q, history):
+            # evidence first for a follow-up too: the passages for it read with the previous question,
+            # shown while the model rewrites it; replaced by those of the standalone question below
+            yield self._retrieve(f"{history[-1][0]} {q}", Timings(), config, index, gate=False)[0]
+        standalone = self._rewrite(q, history, gen, config, timings)
         found, absent = self._retrieve(standalone, timings, config, index)
         if evidence:
             yield found
@@ -165,7 +169,8 @@ class RAG:
         if early:
             answer.text, answer.verdict, answer.confidence = early
         else:
-            messages = build_messages(found.passages, standalone)
+            messages = build_messages(found.passages, standalone, when.spelled(when.today(config.as_of)),
+                                      config.passage_dates)
             answer.raw, usage = yield from write_answer(gen, messages, config, timings, start)
             self._read_usage(answer, usage, signals)
             t = time.perf_counter()
@@ -182,30 +187,38 @@ class RAG:
         timings.rewrite = time.perf_counter() - t
         return standalone
 
-    def _retrieve(self, standalone: str, timings: Timings, c: Config, index: Index) -> tuple[Retrieval, list]:
-        """The passages for a question, ranked with the gate when there is one; and the details of the
-        question no passage keeps to (for the constraints rule)."""
+    def _retrieve(self, standalone: str, timings: Timings, c: Config, index: Index,
+                  gate: bool = True) -> tuple[Retrieval, list]:
+        """The passages for a question, ranked with the gate when there is one (and `gate`); and the
+        details of the question no passage keeps to (for the constraints rule)."""
         t = time.perf_counter()
         terms = query_terms(index, standalone)
         qvec = self.embedder.embed([standalone], query=True)[0] if c.retrieval != "lexical" else None
         hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight, c.top_chunks)
         timings.retrieve = time.perf_counter() - t
         t = time.perf_counter()
-        gate = self._gate()
-        count = max(c.passages, c.gate_candidates) if gate else c.passages
+        gate = self._gate() if gate else None
+        count = max(c.passages, c.gate_candidates)
         passages, relevance = select_passages(index, terms, qvec, hits, count, c.passage_words)
-        found = Retrieval(hits, passages, relevance)
+        found = in_time(Retrieval(hits, passages, relevance), self.scope(standalone, index), when.today(c.as_of),
+                        c.recency_weight)
         timings.select = time.perf_counter() - t
         if gate:
             t = time.perf_counter()
             found = rank_with_gate(found, standalone, gate, c.passages, c.gate_weight)
             timings.gate = time.perf_counter() - t
-        absent = []
-        if "constraints" in c.rule_set:
-            found, absent = keep_to_question(index, found, qc.constraints(standalone), c.passages)
-            if gate:
-                found = gate_scores(found, standalone, gate)
-        return found, absent
+        else:
+            found = dataclasses.replace(found, passages=found.passages[:c.passages])
+        # passages that lack a detail the question pins down carry their article's date or title
+        found, absent = keep_to_question(index, found, qc.constraints(standalone), c.passages)
+        if gate:
+            found = gate_scores(found, standalone, gate)
+        return oldest_first(found), absent
+
+    def scope(self, question: str, index: Index) -> when.Scope:
+        """The period a question asks about, read against `as_of`; an event ("since the summit") is
+        dated by the report that matches it best."""
+        return when.scope(question, when.today(self.config.as_of), lambda phrase: event_date(index, phrase))
 
     def _read_usage(self, answer: Answer, usage, signals) -> None:
         answer.prompt_tokens, answer.completion_tokens = usage.prompt_tokens, usage.completion_tokens
@@ -351,8 +364,9 @@ def _clean_history(history) -> list[tuple[str, str]]:
         raise InputError(f"history must be a list of (question, answer) pairs of text, not {type(history).__name__}")
     out = []
     for turn in history:
-        if isinstance(turn, dict):  # gradio "messages" format is handled by the app; accept pairs here
-            continue
+        if isinstance(turn, dict):  # a chat "messages" turn: the caller pairs them up (as app.py does)
+            raise InputError("history must be a list of (question, answer) pairs of text, not role/content "
+                             "messages: pair each user message with the assistant's reply")
         if isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(x, str) for x in turn):
             out.append((turn[0], turn[1]))
         else:

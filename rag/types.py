@@ -175,7 +175,7 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)  # everything shown to the generator
     timings: Timings = field(default_factory=Timings)
     raw: str = ""  # the generator's own text before verification
-    verdict: str = ""  # "verified", "repaired", "quoted", "declined: <reason>"
+    verdict: str = ""  # "verified", "repaired", "rescued", "declined: <reason>"
     prompt_tokens: int = 0
     completion_tokens: int = 0
     refusal_prob: float = -1.0  # the model's probability of declining, where the runtime reports it

@@ -13,12 +13,12 @@ def test_config_is_frozen():
 
 def test_toml_overrides_and_cli_overrides(tmp_path):
     path = tmp_path / "rag.toml"
-    path.write_text('generator = "quality"\npassages = 3\nindex_dir = "~/idx"\nquote_fallback = false\n')
+    path.write_text('generator = "quality"\npassages = 3\nindex_dir = "~/idx"\nsecond_look = false\n')
     config = Config.from_toml(path, passages="5")
     assert config.generator == "quality"
     assert config.passages == 5  # the override wins over the file, and strings become ints
     assert config.index_dir == Path("~/idx").expanduser()
-    assert config.quote_fallback is False
+    assert config.second_look is False
 
 
 def test_unknown_key_is_an_error_with_a_suggestion(tmp_path):
@@ -33,7 +33,7 @@ def test_unknown_key_is_an_error_with_a_suggestion(tmp_path):
     ({"passages": 0}, "passages must be at least 1"),
     ({"lexical_weight": 1.5}, "lexical_weight must be between 0 and 1"),
     ({"passages": "many"}, "passages expects int"),
-    ({"quote_fallback": "perhaps"}, "quote_fallback expects bool"),
+    ({"second_look": "perhaps"}, "second_look expects bool"),
 ])
 def test_bad_values_say_which_field_is_wrong(changes, message):
     with pytest.raises(ConfigError, match=message):
@@ -51,10 +51,10 @@ def test_bad_toml_and_missing_file(tmp_path):
 
 def test_config_built_in_python_coerces_like_a_file(tmp_path):
     config = Config(corpus_dir=str(tmp_path / "corpus"), index_dir="~/idx", passages="3", lexical_weight=1,
-                    quote_fallback="yes")
+                    second_look="no")
     assert config.corpus_dir == tmp_path / "corpus" and isinstance(config.corpus_dir, Path)
     assert config.index_dir == Path("~/idx").expanduser()
-    assert (config.passages, config.lexical_weight, config.quote_fallback) == (3, 1.0, True)
+    assert (config.passages, config.lexical_weight, config.second_look) == (3, 1.0, False)
     assert type(config.lexical_weight) is float
     assert Config.from_dict(config.to_dict()) == config
 
@@ -97,3 +97,12 @@ def test_unreadable_config_file_is_a_config_error(tmp_path):
         Config.from_toml(path)
     with pytest.raises(ConfigError, match="cannot be read"):
         Config.from_toml(tmp_path)  # a folder
+
+
+def test_every_field_is_on_the_configuration_page():
+    """docs/configuration.md has a row for each Config field, so the page cannot fall behind the code."""
+    from dataclasses import fields
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = [f.name for f in fields(Config) if f"| `{f.name}` |" not in page]
+    assert not missing, f"add these fields to docs/configuration.md: {missing}"

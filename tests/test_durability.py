@@ -279,7 +279,7 @@ def test_a_rebuild_keeps_added_articles_even_when_the_index_is_damaged_or_its_ma
 def write_old_layout(index: Index, folder: Path) -> None:
     """An index folder as rag-news wrote it before versioned folders: files beside manifest.json."""
     folder.mkdir(parents=True)
-    index._write(folder)
+    index.write_files(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
 

@@ -213,7 +213,9 @@ def test_the_eval_cli_runs_a_set_from_the_file_given(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(run.Runner, "bot", _fake_bot(run.Runner.bot, HashEmbedder()))
-    assert run.main(["--set", "rhine-test", "--squad-file", str(source), "--retrieval-only"]) == 0
+    base = tmp_path / "rules.toml"
+    base.write_text('gate = ""\n')  # the rules alone: no trained gate in the fast tier
+    assert run.main(["--set", "rhine-test", "--squad-file", str(source), "--retrieval-only", "--base", str(base)]) == 0
     report = json.loads((tmp_path / "results" / "default-retrieval-rhine-test.json").read_text())
     assert [r["id"] for r in report["runs"][0]["rows"]] and all(r["id"].startswith("rhine-Rhine-") for r in
                                                                 report["runs"][0]["rows"])

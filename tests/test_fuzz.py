@@ -357,28 +357,37 @@ SHAPES = st.recursive(LEAF, lambda kids: st.one_of(
     st.frozensets(st.text(max_size=3), max_size=3)), max_leaves=8)
 
 
+def well_formed(history) -> bool:
+    """The one shape RAG.ask takes: None, or a list or tuple of (question, answer) pairs of text."""
+    return history is None or isinstance(history, (list, tuple)) and all(
+        isinstance(t, (list, tuple)) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in history)
+
+
 @fuzz(60)
-@given(history=st.lists(st.one_of(st.tuples(odd_text(8), odd_text(8)),
-                                  st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant"]),
-                                                         "content": odd_text(8)})), max_size=4))
+@given(history=st.lists(st.one_of(st.tuples(odd_text(8), odd_text(8)), st.lists(odd_text(8), min_size=2, max_size=2)),
+                        max_size=4))
 def test_well_formed_histories_with_odd_text_work(bot, history):
     RUN["histories"] += 1
     assert ask_or_rag_error(bot, "What did Witkoff say?", history) is not None
 
 
 @fuzz(60, report_multiple_bugs=False)  # one TypeError, not a group of them
-@given(history=SHAPES)
+@given(history=SHAPES.filter(lambda h: not well_formed(h)))
 def test_wrong_history_shapes_get_an_input_error(bot, history):
+    """Any other shape is refused, never answered: a normal answer here fails the test."""
     RUN["histories"] += 1
-    ask_or_rag_error(bot, "What did Witkoff say?", history)
+    with pytest.raises(InputError, match="history must be"):
+        bot.ask("What did Witkoff say?", history)
 
 
 @pytest.mark.parametrize("history", [
     "not a list", {"q": "a"}, [("only one",)], [("q", "a", "extra")], [("q", 5)], [b"qa"], [["q", None]],
-    5, [None], [7], [{"q", "a"}], True,
+    5, 0, "", [None], [7], [{"q", "a"}], True, False, frozenset(),
+    [{"role": "user", "content": "Who is Witkoff?"}, {"role": "assistant", "content": "An envoy [1]."}],
 ])
 def test_wrong_history_shapes_listed(bot, history):
-    ask_or_rag_error(bot, "What did Witkoff say?", history)
+    with pytest.raises(InputError, match="history must be"):
+        bot.ask("What did Witkoff say?", history)
 
 
 # --- configurations -------------------------------------------------------------------------

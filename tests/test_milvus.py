@@ -134,6 +134,6 @@ def test_a_manifest_larger_than_one_row_is_stored_in_parts(config, tmp_path, mon
     parts = client.query("rag_news_docs", filter='kind == "manifest-part"', output_fields=["pk"], limit=16_000)
     assert len(parts) > 3 and {r["pk"].split(":")[0] for r in parts} == {"manifest-2"}  # generation 2 only
     client.delete("rag_news_docs", filter=f'pk == "{parts[0]["pk"]}"')
-    milvus._HOMES.clear()
+    milvus.MilvusHome.of(config).close()  # the next load opens a fresh client
     with pytest.raises(IndexCorrupt, match="Rebuild it: rag index build"):
         load(config, HashEmbedder())

@@ -201,3 +201,20 @@ def test_writing_stops_once_a_sentence_ends_with_its_citation(config, fake_embed
     loose = RAG.load(config.replace(stop_at_citation=False, second_look=False), embedder=fake_embedder,
                      generator=chatty)
     assert "weather" in loose.ask(CAP_Q).raw
+
+
+def test_a_follow_up_shows_passages_before_the_model_rewrites_it(bot):
+    """Evidence first for follow-ups: the first thing streamed is a Retrieval read with the previous
+    question, before the generator has been asked anything (the rewrite is its first call); the
+    standalone question's passages follow, then the answer."""
+    from rag.retrieve import Retrieval
+    from rag.types import Answer
+
+    gen = bot.generator
+    history = [("What cap on Ukraine's military did the first US draft propose?", "600,000 [1].")]
+    stream = bot.stream("And who wrote it?", history, evidence=True)
+    first = next(stream)
+    assert isinstance(first, Retrieval) and first.passages and gen.calls == []
+    rest = list(stream)
+    assert isinstance(rest[0], Retrieval) and isinstance(rest[-1], Answer)
+    assert len(gen.calls) >= 2  # the rewrite, then the answer

@@ -1,7 +1,7 @@
 """A small answer-quality gate with the real model, in CI: a fixed sample of our held-out set and of an
 external test split (SQuAD 2.0, Normans), scored by each set's own rule.
 
-The floors are the values measured on 2026-11-29 on the same samples (README, "Answer accuracy") minus
+The floors are the values measured on 2026-11-29 on the same samples (docs/results.md, "Answer accuracy") minus
 a stated margin, so a change that makes answers or declines clearly worse fails CI.
 """
 

@@ -14,7 +14,7 @@ DRONES = "rferl-zelenskyy-drones-tomahawks"
 
 # Worded unlike any question in eval/questions.jsonl (the set the code was tuned on), with paraphrases
 # the articles do not use ("ceiling" for "cap", "army ... allow ... to keep", "fly to"). Harder ones
-# still fail and are listed in the README ("armed forces" + "original American draft" together).
+# still fail and are listed in docs/results.md ("armed forces" + "original American draft" together).
 @pytest.mark.parametrize("question, facts, doc_id, quote_has", [
     ("What ceiling did the initial US draft put on Ukraine's military?", ["600,000"], WITKOFF, "600, 000"),
     ("How large an army would the initial US draft allow Ukraine to keep?", ["600,000"], WITKOFF, "600, 000"),

@@ -63,7 +63,7 @@ def test_transformers_and_llama_cpp_write_the_same_greedy_answer(hf_tiny, llama_
     messages = _messages(passages, question)
     ours, ours_usage = _answer(hf_tiny, messages)
     theirs, theirs_usage = _answer(llama_tiny, messages)
-    tok = hf_tiny._tok
+    tok = hf_tiny.tokenizer
     a, b = tok.encode(ours, add_special_tokens=False), tok.encode(theirs, add_special_tokens=False)
     assert a[:AGREE_TOKENS] == b[:AGREE_TOKENS], (ours, theirs)
     assert not ours.strip().upper().startswith("NOT")  # the calibrated gate, as in llama.cpp
@@ -82,7 +82,7 @@ def test_decoding_is_greedy_whatever_the_model_files_ask_for(hf_tiny):
 
     passages, question = CASES[0]
     messages = _messages(passages, question)
-    model, tok = hf_tiny._model, hf_tiny._tok
+    model, tok = hf_tiny.model, hf_tiny.tokenizer
     clean = model.generation_config
     model.generation_config = type(clean)(**{**clean.to_dict(), "do_sample": True, "temperature": 5.0,
                                              "top_k": 50, "repetition_penalty": 3.0, "no_repeat_ngram_size": 2})

@@ -146,9 +146,9 @@ class Decision:
         t_after = _risk_threshold([(pa, r) for _, pa, r in self.rows if pa >= 0], max_risk)
         kept = sorted(pb for pb, pa, r in self.rows if pa >= t_after and r)
         if early_loss <= 0 or not kept:
-            return 0.0, t_after
+            return 0.0, float(t_after)
         k = int(early_loss * len(kept))  # this many right answers may be lost
-        return (kept[k] if k < len(kept) else 1.0) if k else kept[0] * 0.999, t_after
+        return float((kept[k] if k < len(kept) else 1.0) if k else kept[0] * 0.999), float(t_after)
 
     def to_dict(self) -> dict:
         return {"before": self.before.to_dict(), "after": self.after.to_dict(), "rows": self.rows, "meta": self.meta}
@@ -176,7 +176,7 @@ def _risk_threshold(points: list[tuple[float, int]], max_risk: float) -> float:
         wrong += 1 - right
         if wrong / i <= max_risk and (i == len(pts) or pts[i][0] < prob):
             best = prob
-    return best
+    return float(best)
 
 
 def risk_coverage(confidences: Sequence[float], right: Sequence[int], total: int | None = None) -> dict:

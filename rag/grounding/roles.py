@@ -23,7 +23,6 @@ from ..text import IRREGULAR, STOPWORDS, normalize, stem
 
 # Words that tie a verb to its doer in a passive ("led by", "was given to X by Y").
 _PASSIVE_AUX = frozenset("was were is are been being be get got gets".split())
-_PRONOUNS = frozenset("he she they it we i you who which that this these those".split())
 _TOKEN = re.compile(r"[A-Za-z][\w'’-]*|\d[\d,.]*|[.;:!?\"“”]")
 _CLAUSE_END = frozenset('.;:!?"“”')
 SPEECH = frozenset(stem(w) for w in "say tell add warn declar describ announc claim insist write state".split())

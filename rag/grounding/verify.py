@@ -402,26 +402,6 @@ def complete_form(sentence: str, cited: list[Passage], kind: str = "") -> str:
     return sentence
 
 
-def best_quote(answer: str, passages: list[Passage], question: str, min_cover: float = 0.5) -> Passage | None:
-    """The passage to quote when an answer fails its check: it must hold what the question asks for
-    (a number for "how many"), cover most of the question's words, and share a fact with the
-    model's attempt, so the quote is what the model was reaching for, not a guess of our own."""
-    kind = expected_kind(question)
-    q_terms = {t for t in content_terms(question) if not t.isdigit()}
-    a_nums, a_names, a_terms = facts(answer)
-    best, best_cover = None, min_cover
-    for p in passages:
-        if kind and not has_kind(p.text, kind, question):
-            continue
-        present = set(content_terms(p.text))
-        cover = len(q_terms & present) / len(q_terms) if q_terms else 0.0
-        shared = (a_nums & passage_numbers(p.text)) or {n for n in a_names if n in set(words(p.text))} \
-            or len((a_terms - q_terms) & present) >= 2
-        if shared and cover >= best_cover:
-            best, best_cover = p, cover + 1e-9
-    return best
-
-
 def _why_unsupported(sentence: str, passages: list[Passage], asked: Asked, rules: frozenset = RULES) -> str:
     nums, _, _ = facts(sentence)
     everywhere = set().union(*(passage_numbers(p.text) for p in passages)) if passages else set()

@@ -40,6 +40,12 @@ class SentenceTransformerEmbedder(LazyModel, Embedder):
         self._model = SentenceTransformer(str(self.resolved.path), device=pick_device(self.device))
 
     @property
+    def model(self):
+        """The sentence-transformers model (loaded on first use), e.g. to see which device it sits on."""
+        self.warm_up()
+        return self._model
+
+    @property
     def dim(self) -> int:
         self.warm_up()
         get = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension

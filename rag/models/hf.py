@@ -59,6 +59,18 @@ class TransformersGenerator(LazyModel, Generator):
             # keep nothing there but the special tokens, so decoding is exactly what generation_config() says
             model.generation_config = self.generation_config(1)
 
+    @property
+    def model(self):
+        """The transformers model (loaded on first use), e.g. to see which device it sits on."""
+        self.warm_up()
+        return self._model
+
+    @property
+    def tokenizer(self):
+        """The model's tokenizer (loaded on first use)."""
+        self.warm_up()
+        return self._tok
+
     def generation_config(self, max_tokens: int):
         """Greedy decoding and nothing else: no defaults from the model's files (repetition penalty,
         temperature, top-k/top-p) can make it differ from the llama.cpp path."""

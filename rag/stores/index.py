@@ -183,9 +183,10 @@ class Index:
         folder = Path(folder)
         with commits.writing(folder):
             commits.write_atomic(folder / "README.md", README)
-            self.version, self.stamp = commits.commit(folder, self.manifest, self._write)
+            self.version, self.stamp = commits.commit(folder, self.manifest, self.write_files)
 
-    def _write(self, folder: Path) -> None:
+    def write_files(self, folder: Path) -> None:
+        """This index's files, manifest last, straight into `folder`: no version folder, no commit (save() commits)."""
         with open(folder / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in self.documents.values():
                 f.write(json.dumps(asdict(d), ensure_ascii=False) + "\n")

@@ -86,6 +86,18 @@ class MilvusHome:
                                f"Lite file path, or http://host:19530 for a running server) and milvus_token") from None
         return self._client
 
+    def close(self) -> None:
+        """Close the client (stopping Milvus Lite's server for the file) and forget this home: the
+        next `of()` opens a fresh one."""
+        try:
+            if self._client is not None:
+                self._client.close()
+        finally:
+            self._client = None
+            with _HOMES_LOCK:
+                for key in [k for k, v in _HOMES.items() if v is self]:
+                    del _HOMES[key]
+
     def col(self, kind: str) -> str:
         return f"{self.name}_{kind}"
 
