@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eval import metrics
+from rag.gate.calibrate import risk_coverage
 from eval.external import DataMissing, external_sets, materialize
 from eval.external.squad import LayoutError
 from rag.config import Config
@@ -127,6 +128,7 @@ class Runner:
         self.index_root = index_root
         self.embedders: dict[str, object] = {}
         self.generators: dict[str, object] = {}
+        self.gates: dict[str, object] = {}
 
     @staticmethod
     def generator_key(c: Config) -> tuple:
@@ -144,7 +146,12 @@ class Runner:
         corpus = hashlib.sha256(str(Path(c.corpus_dir).resolve()).encode()).hexdigest()[:8]  # one index per corpus
         key = f"{corpus}-{c.embedder}-{c.chunk_words}-{c.chunk_overlap}-{c.index_type}"
         config = c.replace(index_dir=self.index_root / key)
-        bot = RAG.load(config, embedder=emb)
+        gate = None
+        if c.gate:
+            from rag.gate import AnswerGate
+
+            gate = self.gates.setdefault(c.gate, AnswerGate(c.gate, c.cache_dir))
+        bot = RAG.load(config, embedder=emb, gate=gate)
         key = self.generator_key(c)
         if key not in self.generators:
             self.generators[key] = make_generator(c, c.generator)
@@ -181,11 +188,20 @@ def score(item: dict, text: str, abstained: bool, scoring: str = "alias") -> dic
             "f1": metrics.token_f1(pred, item["answers"])}
 
 
+# The eval answers every question with nothing declined on purpose (max_risk 1, no early declines), so
+# each question has its calibrated probability and, where the model answered, whether that was right;
+# the configured decision is then applied to these rows (`operate`), exactly as the pipeline applies it,
+# and the risk-coverage curve comes from the same rows.
+COLLECT = {"max_risk": 1.0, "early_decline_loss": 0.0}
+
+
 def run_config(runner: Runner, name: str, config: Config, items: list[dict], retrieval_only: bool,
                progress: bool = True, scoring: str = "alias") -> dict:
     from tqdm.auto import tqdm
 
-    bot = runner.bot(config)
+    collect = bool(config.gate) and not retrieval_only
+    bot = runner.bot(config.replace(**COLLECT) if collect else config)
+    decision = bot.decision_for(config.generator) if collect else None
     if not retrieval_only:
         bot.warm_up()
     rows = []
@@ -193,6 +209,8 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
         history = [tuple(t) for t in item.get("history") or []]
         row = {k: item.get(k) for k in ("id", "kind", "question", "answers", "answerable", "doc_ids", "evidence")}
         row["evidence"] = row["evidence"] or []
+        if item.get("as_of"):
+            bot.config = bot.config.replace(as_of=item["as_of"])
         if retrieval_only:
             t = time.perf_counter()
             found = bot.retrieve(item["question"], history)
@@ -208,20 +226,75 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
                 passages=[p.text for p in answer.passages], seconds=answer.timings.total,
                 first_token=answer.timings.first_token, timings=vars(answer.timings),
                 prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
-                refusal_prob=answer.refusal_prob, off_question=off_question(answer),
+                refusal_prob=answer.refusal_prob, off_question=off_question(answer), signals=answer.signals,
             )
             row.update(score(item, answer.text, answer.abstained, scoring))
+            if scoring == "temporal":
+                from eval.temporal import score_temporal
+
+                row.update(score_temporal(item, answer.text, answer.abstained))
+            if decision is not None:
+                row.update(_probabilities(decision, answer))
         row["evidence_rank"] = metrics.retrieval_ranks(row["passages"], row["evidence"]) if item["answerable"] else None
         rows.append(row)
+    collected = rows
+    if decision is not None:
+        t_early, t_after = decision.thresholds(config.max_risk, config.early_decline_loss)
+        rows = [operate(r, t_early, t_after) for r in rows]
     summary = metrics.summarize(rows)
+    if scoring == "temporal":
+        summary["stale"] = sum(bool(r.get("stale")) for r in rows)
+        summary["future"] = sum(bool(r.get("future")) for r in rows)
+    if decision is not None:
+        given = [r for r in collected if not r["abstained"]]
+        summary["risk_coverage"] = risk_coverage([r["p_after"] for r in given], [int(r["correct"]) for r in given],
+                                                 total=len(collected))
+        summary["decision"] = {"max_risk": config.max_risk, "early_decline_loss": config.early_decline_loss,
+                               "t_early": t_early, "t_after": t_after,
+                               "declined_early": sum(r.get("declined_early", False) for r in rows)}
     if retrieval_only:
         times = [r["retrieve_seconds"] for r in rows]
         summary["latency"] = {"retrieve_p50": metrics.percentile(times, 50), "retrieve_p95": metrics.percentile(times, 95)}
     models = {"embedder": bot.embedder.identity()}
     if not retrieval_only:
         models["generator"] = bot.generator.identity()
+    if bot.gate is not None:
+        models["gate"] = bot.gate.identity()
     return {"name": name, "config": config.public_dict(), "models": models, "summary": summary, "rows": rows,
             "retrieval_only": retrieval_only, "scoring": scoring}
+
+
+def _probabilities(decision, answer) -> dict:
+    from rag.gate.calibrate import Signals
+
+    s = Signals(**answer.signals)
+    t = answer.timings
+    return {"p_before": decision.p_before(s), "p_after": decision.p_after(s) if not answer.abstained else -1.0,
+            "early_seconds": t.rewrite + t.retrieve + t.select + t.gate}
+
+
+def operate(row: dict, t_early: float, t_after: float) -> dict:
+    """A row as the configured decision leaves it: declined before generating when p_before is below
+    t_early (it then took only the time to its passages), declined when p_after is below t_after, and
+    a second look the pipeline would not have taken (p_before below t_after) rescues nothing.
+
+    >>> r = {"answerable": True, "abstained": False, "correct": True, "citations": [{"n": 1}], "seconds": 5.0,
+    ...      "p_before": 0.2, "p_after": 0.9, "early_seconds": 0.1, "verdict": "verified"}
+    >>> operate(r, 0.3, 0.5)["abstained"], operate(r, 0.1, 0.5)["abstained"], operate(r, 0.1, 0.95)["abstained"]
+    (True, False, True)
+    """
+    if "p_before" not in row:
+        return row
+    out = dict(row)
+    early = row["p_before"] < t_early
+    missed_look = str(row.get("verdict", "")).startswith("rescued") and row["p_before"] < t_after
+    if early or missed_look or (not row["abstained"] and row["p_after"] < t_after):
+        out.update(abstained=True, citations=[], correct=not row["answerable"], f1=0.0, declined_early=early)
+        out.update({k: 0.0 for k in ("em",) if k in row})
+        out.update({k: False for k in ("stale", "future") if k in row})
+        if early:
+            out["seconds"] = out["first_token"] = row["early_seconds"]
+    return out
 
 
 def run_sets(runner: Runner, sets: list[QuestionSet], config: Config | dict[str, Config], retrieval_only: bool,
@@ -314,12 +387,17 @@ def table(runs: list[dict], by_set: bool, units: dict | None = None) -> list[str
                 for r in runs for s in [r["summary"]]]
     elif by_set:
         head = ["set", "questions", "answerable right", "declined right", "citation support", "SQuAD EM", "SQuAD F1",
-                "evidence recall@4", "off-question answers", "second look (rescued)", f"p50 s{u}", f"p95 s{u}",
-                f"first token p50 s{u}"]
+                "evidence recall@1/@4", "AURC", "coverage @5% / @10% risk", "stale", "declined early",
+                "second look (rescued)", f"p50 s{u}", f"p95 s{u}", f"first token p50 s{u}"]
         rows = [[r["name"], f"{s['questions']} ({s['questions'] - s['answerable']} unanswerable)",
                  _pct(s["accuracy"]), _pct(s["declined_correctly"]), _pct(s["citation_support"]),
                  _pct(s["squad"]["em"]) if "squad" in s else "–", _pct(s["squad"]["f1"]) if "squad" in s else "–",
-                 _pct(s["retrieval"]["recall@4"]), str(s.get("off_question", 0)),
+                 f"{_pct(s['retrieval']['recall@1'])} / {_pct(s['retrieval']['recall@4'])}",
+                 f"{s['risk_coverage']['aurc']:.3f}" if "risk_coverage" in s else "–",
+                 (f"{_pct(s['risk_coverage']['coverage@5%'])} / {_pct(s['risk_coverage']['coverage@10%'])}"
+                  if "risk_coverage" in s else "–"),
+                 str(s["stale"]) if "stale" in s else "–",
+                 str(s["decision"]["declined_early"]) if "decision" in s else "–",
                  f"{_pct(s['second_look']['share'])} ({s['second_look']['rescued']})" if "second_look" in s else "–",
                  in_units(s["latency"]["p50"], r, units), in_units(s["latency"]["p95"], r, units),
                  in_units(s["latency"]["first_token_p50"], r, units)]
@@ -397,6 +475,34 @@ def chart(results: list[dict], path: Path) -> Path:
     a2.bar(list(x), p95, color="tab:gray")
     a2.set_xticks(list(x), names, rotation=20)
     a2.set_title("p95 seconds per answer (2-core CPU)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def risk_chart(results: list[dict], path: Path) -> Path | None:
+    """The risk-coverage curve of each run (answering the most confident first), one line per set."""
+    runs = [r for r in results if "risk_coverage" in r["summary"]]
+    if not runs:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in runs:
+        rc = r["summary"]["risk_coverage"]
+        ax.plot(rc["coverage"], rc["risk"], label=f"{r['name']} (AURC {rc['aurc']:.3f})")
+    ax.axhline(0.05, color="gray", lw=0.8, ls=":")
+    ax.axhline(0.10, color="gray", lw=0.8, ls="--")
+    ax.set_xlabel("coverage (share of questions answered)")
+    ax.set_ylabel("risk (share of answers that are wrong)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 0.7)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title("Risk-coverage by calibrated P(right)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -494,4 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {json_path} and {md_path}")
     if len(results) > 1 and not args.retrieval_only:
         print(f"wrote {chart(results, RESULTS / f'{out}.png')}")
+    curve = risk_chart(results, RESULTS / f"{out}-risk.png")
+    if curve is not None:
+        print(f"wrote {curve}")
     return 0

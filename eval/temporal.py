@@ -60,7 +60,9 @@ GET_IT = ("The temporal set is built from three JSON-lines files: Wikipedia's Po
 FORMAT = 1  # of the cached folders: bump when build() changes what it writes
 SEED = 16  # issue 16
 CASES = 20  # DOJ cases whose releases go in the corpus
-DISTRACTORS = {"doj": 40, "wikipedia": 40}  # other releases and days, none about the set's topics
+DISTRACTORS = {"doj": 25, "wikipedia": 30}  # other releases and days, none about the set's topics
+ALL_STATEMENTS_BEFORE = dt.date(2009, 1, 1)  # after it (the zero-bound years, long texts that restate one
+#                                            value), only the statements within two of a change are kept
 CHUNK_BUDGET = 1500  # estimated chunks of ~90 words: a 2-core laptop indexes this in minutes
 LAST_DAY = {"fomc": dt.date(2016, 10, 31), "doj": dt.date(2018, 12, 31)}  # no as_of after: the data ends
 PER_PART = {  # questions of each kind in each of dev and test
@@ -195,7 +197,9 @@ def check(item: dict, docs: dict, topics: dict) -> list[str]:
                 bad.append(f"{doc_id} is published after as_of")
         if not matches(" ".join(item["evidence"]), item["answers"]):
             bad.append("the answer is not in the evidence")
-        end = dt.date.fromisoformat(item["period"][1]) if item["kind"] == "on_date" else as_of
+        end = dt.date.fromisoformat(item["period"][1]) if "period" in item else as_of
+        if end > as_of:
+            bad.append("the period asked about ends after as_of")
         newest = [e for e in series if dt.date.fromisoformat(e[1]) <= end]
         if item["kind"] in ("latest", "after_as_of", "on_date") and (not newest or newest[-1][0] != item["doc_ids"][0]):
             bad.append("the evidence is not the newest document of its topic at the time asked")
@@ -297,7 +301,7 @@ def fomc_part(rows: list[dict], rng: random.Random) -> tuple[dict, list, list]:
     candidate questions. A move that does not follow from the statement before (a statement missing
     from the data: 8 October 2008) leaves the days between them unknown: nothing is asked there."""
     all_dates = sorted({dt.date.fromisoformat(r["date"]) for r in rows})
-    steps = []  # (date, doc, Target, follows the previous step)
+    read = []  # (date, doc, Target, follows the statement before)
     for r in sorted(rows, key=lambda r: r["date"]):
         body = tx.reflow(r["text"])
         target = tx.fomc_target(body) if r["kind"] == "statement" else None
@@ -306,8 +310,13 @@ def fomc_part(rows: list[dict], rng: random.Random) -> tuple[dict, list, list]:
         d = dt.date.fromisoformat(r["date"])
         doc = {"id": f"fomc-{d.isoformat()}", "title": f"FOMC statement, {d:%B} {d.day}, {d.year}",
                "outlet": OUTLETS["fomc"], "published": d.isoformat(), "url": r["url"], "body": body, "source": "fomc"}
-        steps.append((d, doc, target, bool(steps) and tx.follows(steps[-1][2].value, target)))
-    unread = {d for d in all_dates if steps[0][0] < d and d not in {s[0] for s in steps}}  # no target read
+        read.append((d, doc, target, bool(read) and tx.follows(read[-1][2].value, target)))
+    unread = {d for d in all_dates if read[0][0] < d and d not in {s[0] for s in read}}  # no target read
+    moves = [i for i in range(1, len(read)) if read[i][2].value != read[i - 1][2].value]
+    keep = [i for i in range(len(read)) if read[i][0] < ALL_STATEMENTS_BEFORE or i == len(read) - 1
+            or min(abs(i - m) for m in moves) <= 2]
+    steps = [(*read[k][:3], k > 0 and all(read[m][3] for m in range(prev + 1, k + 1)))  # the skipped ones only hold
+             for prev, k in zip([-1] + keep, keep)]
     docs = {s[1]["id"]: s[1] for s in steps}
     timeline = [[s[1]["id"], s[0].isoformat(), tx.label(s[2].value)] for s in steps]
     cycle, direction, cycles = 0, 0, []
@@ -337,10 +346,11 @@ def fomc_part(rows: list[dict], rng: random.Random) -> tuple[dict, list, list]:
                 out.append(val(j))
         return out[:n]
 
-    def after(d, exclude, n=2):  # values first stated after d, and their documents
+    def after(d, exclude, n=2):  # values stated only after d (never before), and their first documents
         out, ids = [], []
+        seen = {s[2].value for s in steps if s[0] <= d} | {exclude}
         for s in steps:
-            if s[0] > d and s[2].value != exclude and s[2].value not in out:
+            if s[0] > d and s[2].value not in seen and s[2].value not in out:
                 out.append(s[2].value)
                 ids.append(s[1]["id"])
         return out[:n], ids[:n]
@@ -369,9 +379,10 @@ def fomc_part(rows: list[dict], rng: random.Random) -> tuple[dict, list, list]:
             out.append(ask("after_as_of", rng.choice(Q_LATEST), as_of, i - 1, before(i - 1)))
             month = {x for x in all_dates if (x.year, x.month) == (d.year, d.month)}
             if month == {d}:
-                as_of = _day(d, rng.randint(1, 45))
+                period = _month_span(d.year, d.month)
+                as_of = _day(period[1], rng.randint(1, 30))
                 out.append(ask("change", rng.choice(Q_CHANGE).format(month=_month(d)), as_of, i, [val(i - 1)],
-                               period=_month_span(d.year, d.month)))
+                               period=period))
     first, last = steps[0][0], steps[-1][0]
     y, m = first.year, first.month
     while (y, m) < (last.year, last.month):
@@ -401,7 +412,8 @@ def fomc_part(rows: list[dict], rng: random.Random) -> tuple[dict, list, list]:
 def doj_part(rows: list[dict], rng: random.Random) -> tuple[dict, dict, list, list]:
     """The releases of CASES cases (a seeded choice, three-stage cases first), their timelines, the
     candidate questions and the defendants' names."""
-    cases = tx_cases(rows)
+    cases, why = doj_cases(rows)
+    print("DOJ: " + ", ".join(f"{k} {v}" for k, v in why.items()), file=sys.stderr)
     rng.shuffle(cases)
     cases.sort(key=lambda c: -min(len(c), 3))  # stable: three stages first, seeded order within
     cases = cases[:CASES]
@@ -490,44 +502,56 @@ def case_questions(stages: list, name: str, topic: str, rng: random.Random) -> l
     return out
 
 
-def tx_cases(rows: list[dict]) -> list[list]:
+def doj_cases(rows: list[dict]) -> tuple[list[list], Counter]:
     """Cases of one defendant each: [(row, Release, body)] in date order, kept only when clear: two or
     more releases, stages in order (charged, then pleaded or convicted, then sentenced) with no stage
     twice, under three years apart, a sentencing that recalls the plea or verdict, and no other release
-    in the whole set naming the defendant (a co-defendant's release could say more than the case's own)."""
-    groups = defaultdict(list)
+    in the whole set naming the defendant (a co-defendant's release could say more than the case's own).
+    Also how many releases and defendants were read, and why cases were left out."""
+    groups, why = defaultdict(list), Counter()
     for row in rows:
+        if tx.one_stage(row["title"]) is None:
+            continue
         body = tx.clean_release(row["text"])
         rel = tx.doj_release(row["title"], body)
         if rel is not None:
             groups[rel.key].append((row, rel, body))
+    why["releases about one defendant"] = sum(map(len, groups.values()))
+    why["defendants"] = len(groups)
     valid = {}
     for key, group in groups.items():
         group.sort(key=lambda g: (g[0]["date"], g[0]["id"]))
         order = [tx.STAGE_ORDER[g[1].stage] for g in group]
         dates = [dt.date.fromisoformat(g[0]["date"]) for g in group]
-        if len(group) < 2 or order != sorted(set(order)) or len(set(dates)) != len(dates):
-            continue
-        if any((b - a).days > 1100 for a, b in zip(dates, dates[1:])):
+        if len(group) < 2:
             continue
         said = {g[1].stage for g in group}
-        if "sentenced" in said and said & {"pleaded", "convicted"}:
-            recall = r"\b(?:pleaded|pled) guilty\b" if "pleaded" in said else r"\b(?:convicted|found guilty)\b"
-            if not re.search(recall, group[-1][2]):
-                continue
-        valid[key] = group
-    last_names = {k[1] for k in valid}
-    naming = defaultdict(set)
+        recall = r"\b(?:pleaded|pled) guilty\b" if "pleaded" in said else r"\b(?:convicted|found guilty)\b"
+        if order != sorted(set(order)) or len(set(dates)) != len(dates):
+            why["left out: stages out of order or repeated"] += 1
+        elif any((b - a).days > 1100 for a, b in zip(dates, dates[1:])):
+            why["left out: releases over three years apart"] += 1
+        elif "sentenced" in said and said & {"pleaded", "convicted"} and not re.search(recall, group[-1][2]):
+            why["left out: the sentencing does not recall the plea or verdict"] += 1
+        else:
+            valid[key] = group
+    wanted = {k for key in valid for k in key}
+    naming = defaultdict(set)  # (first, last) -> ids of the releases with both words
     for row in rows:
-        for last in last_names & set(re.findall(r"[a-z]+", row["text"].lower())):
-            naming[last].add(row["id"])
+        words = wanted & set(re.findall(r"[a-z]+", row["text"].lower()))
+        for key in valid:
+            if key[0] in words and key[1] in words:
+                naming[key].add(row["id"])
     by_id = {r["id"]: r for r in rows}
     out = []
     for key, group in sorted(valid.items()):
-        others = naming[key[1]] - {g[0]["id"] for g in group}
-        if not any(tx.mentions(key, by_id[i]["text"]) for i in sorted(others)):
+        others = naming[key] - {g[0]["id"] for g in group}
+        if any(tx.mentions(key, by_id[i]["text"]) for i in sorted(others)):
+            why["left out: another release names the defendant"] += 1
+        else:
             out.append(group)
-    return out
+    why["cases kept"] = len(out)
+    return out, why
 
 
 def distractors(doj_rows: list[dict], wiki_rows: list[dict], taken: set, names: list, rng: random.Random) -> dict:
@@ -536,7 +560,7 @@ def distractors(doj_rows: list[dict], wiki_rows: list[dict], taken: set, names: 
         return not TOPIC_WORDS.search(text) and not any(tx.mentions(k, text) for k in names)
 
     docs = {}
-    pool = [r for r in doj_rows if f"doj-{r['id']}" not in taken and 150 <= len(r["text"].split()) <= 600]
+    pool = [r for r in doj_rows if f"doj-{r['id']}" not in taken and 150 <= len(r["text"].split()) <= 400]
     rng.shuffle(pool)
     for row in pool:
         if len([d for d in docs if d.startswith("doj-")]) == DISTRACTORS["doj"]:

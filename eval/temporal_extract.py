@@ -24,6 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 # ---------------------------------------------------------------- sentences and text
 
@@ -149,6 +150,7 @@ def _decimal_token(v: Fraction) -> str:
     return str(whole) if not rest else f"{whole}p{str(float(rest))[2:]}"
 
 
+@lru_cache(maxsize=4096)
 def canon(text: str) -> str:
     """Numbers written one way, for comparing answers: fractions and decimals become one token
     ('5-1/4' and '5.25' -> '5p25'), '%' becomes ' percent', number words below 100 become digits,
@@ -187,6 +189,8 @@ _PATTERNS = [  # (action when the pattern has no <act>, regex); the first that m
     ("hold", rf"\bcurrent {_v('lo')} to {_v('hi')} percent target range for the federal funds rate"),
 ]
 
+_DISSENT = re.compile(r"\bpreferred\b|\bvot(?:ing|ed) against\b|\bdissent", re.I)
+
 
 @dataclass(frozen=True)
 class Target:
@@ -201,6 +205,8 @@ def fomc_target(body: str) -> Target | None:
     found: list[Target] = []
     for para in body.split("\n\n"):
         for sent in sentences(para):
+            if _DISSENT.search(sent):
+                continue  # "Voting against ... was X, who preferred ... to raise the target range ... to 1/2 to 3/4"
             for action, pattern in _PATTERNS:
                 m = re.search(pattern, sent)
                 if m:
@@ -273,15 +279,24 @@ class Release:
     months: int | None = None  # the prison term; 0 = life; None when not sentenced
 
 
+_RANKS = re.compile(r"^(?:(?:Major|Captain|Capt\.|Colonel|Col\.|Lieutenant|Lt\.|Sergeant|Sgt\.|Staff|Private|"
+                    r"Specialist|Spc\.|Corporal|Cpl\.|Petty|Officer|Commander|Admiral|Dr\.|Doctor|Reverend|Rev\.|"
+                    r"Pastor|Detective|Trooper|Deputy|Sheriff|Agent|Master|Chief|First|Class)\s+)+")
+
+
 def name_key(name: str) -> tuple[str, str]:
     parts = [p for p in re.sub(r",?\s+(?:Jr\.|Sr\.|III|II|IV)$", "", name).split() if not re.fullmatch(r"[A-Z]\.", p)]
     return parts[0].lower(), parts[-1].lower()
 
 
-def mentions(name_key_: tuple[str, str], text: str) -> bool:
-    """Whether the text names the person: first name, up to two middle names or initials, last name."""
-    first, last = (re.escape(p.capitalize()) for p in name_key_)
-    return re.search(rf"\b{first}(?:\s+[A-Z][\w.'-]*){{0,2}}\s+{last}\b", text, re.I) is not None
+def mentions(key: tuple[str, str], text: str) -> bool:
+    """Whether the text names the person: first name, up to two middle names or initials, last name.
+
+    >>> mentions(("kexue", "huang"), "the court heard KEXUE Huang."), mentions(("kexue", "huang"), "Kexue met Mr. Huang")
+    (True, False)
+    """
+    first, last = (re.escape(p) for p in key)
+    return re.search(rf"\b(?i:{first})(?:\s+[A-Z][\w.'-]*){{0,2}}\s+(?i:{last})\b", text) is not None
 
 
 def _term(sentence: str, title: str) -> int | None:
@@ -306,22 +321,55 @@ def title_stage(title: str) -> str | None:
     return None
 
 
-def doj_release(title: str, body: str) -> Release | None:
-    """The one defendant a release is about and the stage it reports; None unless that is clear: one
-    stage in the title, one person (not a company, not several) named with it in an opening sentence."""
+def one_stage(title: str) -> str | None:
+    """The stage a release's title reports about one defendant ("Ohio Man Sentenced ..."), else None
+    (no stage, an agreement to plead, or several: "Two Men Charged ...")."""
     title = " ".join(title.split())
     stage = title_stage(title)
     if stage in (None, "agreed"):
         return None
     subject = re.split(r"\b(?:Sentenced|Pleads?|Pleaded|Convicted|Found|Charged|Indicted|Arrested)\b", title)[0]
-    if _PLURAL.search(subject):
+    return None if _PLURAL.search(subject) else stage
+
+
+def people(sent: str, before: int | None = None) -> list[str]:
+    """The people a sentence names (not officials, places or companies; ranks dropped), those starting
+    before offset `before` when given.
+
+    >>> people("U.S. Army Major Charles E. Sublett, 46, of Huntsville, Ala., pleaded guilty, announced Judge Ann Lee.")
+    ['Charles E. Sublett']
+    """
+    found = []
+    for m in _NAME.finditer(sent):
+        if before is not None and m.start() >= before:
+            break
+        if set(re.findall(r"[A-Za-z]+", m[0])) & _NOT_NAMES or _OFFICIAL.search(sent[:m.start()]):
+            continue
+        if re.search(r"\b(?:of|for|at|from|with|against|by|to|on|in)\s+$", sent[:m.start()]):
+            continue  # "the owner of Candy Color Lenses, a retailer": a company, a place or a victim
+        name = _RANKS.sub("", m[0])
+        if len(name.split()) > 1:
+            found.append(name)
+    return found
+
+
+def doj_release(title: str, body: str) -> Release | None:
+    """The one defendant a release is about and the stage it reports; None unless that is clear: one
+    stage in the title, one person (not a company, not several) named as the subject of it in one of
+    the opening sentences ("X, 47, of Akron, was sentenced"; "a jury convicted X"), never a victim or an
+    official named after the verb. A term is read from that sentence or from an opening one that names
+    nobody else ("An Ohio man was sentenced to 108 months")."""
+    stage = one_stage(title)
+    if stage is None:
         return None
     opening = [s for p in body.split("\n\n")[:3] for s in sentences(p)][:3]
     for sent in opening:
-        if not re.search(_TEXT_STAGE[stage], sent):
+        verb = re.search(_TEXT_STAGE[stage], sent)
+        if not verb:
             continue
-        names = [m[0] for m in _NAME.finditer(sent)
-                 if not set(re.findall(r"[A-Za-z]+", m[0])) & _NOT_NAMES and not _OFFICIAL.search(sent[:m.start()])]
+        names = people(sent, verb.start())
+        if stage == "convicted" and not names:
+            names = [n for n in people(sent[verb.end():]) if sent[verb.end():].lstrip().startswith(n)][:1]
         if not names:
             continue  # "A Nebraska man was sentenced today ...": the name may come in the next sentence
         if len({name_key(n) for n in names}) != 1:
@@ -331,7 +379,9 @@ def doj_release(title: str, body: str) -> Release | None:
             return None
         if stage != "sentenced":
             return Release(names[0], key, stage, sent)
-        for said in [sent] + [s for s in opening if s != sent and "sentenced" in s]:  # the term may be in another
+        for said in [sent] + [s for s in opening if s != sent]:
+            if said.count("sentenced") != 1 or any(name_key(n) != key for n in people(said)):
+                continue  # a co-defendant's term
             months = _term(said, title)
             if months is not None:
                 return Release(names[0], key, stage, said, months)

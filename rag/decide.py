@@ -13,10 +13,11 @@ import dataclasses
 import time
 from typing import Callable
 
+from . import when
 from .config import Config
 from .gate.calibrate import Decision, Signals
 from .grounding import constraints as qc
-from .grounding.conflict import conflict_note, find_conflict, measures
+from .grounding.conflict import conflict_note, conflict_phrase, find_conflict, measures
 from .grounding.verify import Verdict, quoted_from, verify
 from .prompt import CITE, build_extract_messages, is_refusal
 from .retrieve import Retrieval, unknown_names
@@ -70,9 +71,10 @@ def closest(found: Retrieval) -> str:
 
 
 def settle(answer: Answer, found: Retrieval, index: Index, config: Config, ask: Callable[[list], str],
-           gate, decision: Decision | None, signals: Signals) -> None:
+           gate, decision: Decision | None, signals: Signals, scope: when.Scope | None = None) -> None:
     """Verify the raw answer; take a second look when the model found nothing; keep the answer (its
-    citations repaired, a conflicting figure added) when its calibrated P(right) reaches the threshold."""
+    citations repaired, dated when it can change, a conflicting figure added) when its calibrated
+    P(right) reaches the threshold."""
     passages = found.passages
     rules = config.rule_set
     verdict = verify(answer.raw, passages, answer.standalone_question, rules)
@@ -106,11 +108,43 @@ def settle(answer: Answer, found: Retrieval, index: Index, config: Config, ask: 
         if other.n == 0:  # from the retrieved chunks: show it as the next numbered passage
             other = dataclasses.replace(other, n=len(passages) + 1)
             passages = answer.passages = passages + [other]
-        text += " " + conflict_note(other, {fam for _, fam, _ in measures(text)})
-        cited.append(other.n)
+        text, cited = timeline(text, cited, other, passages, answer.standalone_question, ask, rules, scope)
+    text = dated(text, [p for p in passages if p.n in cited[:1]], answer.standalone_question)
     answer.text, answer.abstained = text, False
     answer.citations = [Citation.from_passage(p) for n in cited for p in passages if p.n == n]
     answer.verdict = verdict.status + (f": {verdict.reason}" if verdict.reason else "")
+
+
+def timeline(text: str, cited: list[int], other: Passage, passages: list[Passage], question: str,
+             ask: Callable[[list], str], rules: frozenset, scope: when.Scope | None) -> tuple[str, list[int]]:
+    """The answer with a report that gives another figure: for a question about the latest state,
+    when that report is newer, the answer is read from it and the older figure is said to have come
+    before; otherwise the other report is noted, said to be later or earlier where both are dated."""
+    mine = next((p for p in passages if p.n in cited), None)
+    day_mine = when.parse_day(mine.doc.published) if mine else None
+    day_other = when.parse_day(other.doc.published)
+    families = {fam for _, fam, _ in measures(text)}
+    newer = day_mine is not None and day_other is not None and day_other > day_mine
+    if newer and scope is not None and scope.latest:
+        second = second_look(question, [other], ask, rules, 1)
+        if second is not None:
+            before = conflict_phrase(mine, families)
+            was = f" Before that, {mine.doc.outlet or mine.doc.title} ({when.spelled(day_mine)}) gave “{before}” [{mine.n}]."
+            return second.text + (was if before else ""), [other.n] + cited
+    order = "later" if newer else "earlier" if day_mine and day_other and day_other < day_mine else ""
+    return text + " " + conflict_note(other, families, order), cited + [other.n]
+
+
+def dated(text: str, cited: list[Passage], question: str) -> str:
+    """ "As of Nov. 26, 2025, the plan had 19 points [2]." when the question asks about something that
+    can change and the cited report is dated; the text as it is otherwise."""
+    days = [d for d in (when.parse_day(p.doc.published) for p in cited) if d]
+    if not days or not when.asks_current_state(question, text) or text.startswith("As of"):
+        return text
+    first, _, rest = text.partition(" ")
+    if first in ("The", "A", "An", "It", "Its", "There", "This", "That", "These", "Those", "Their", "His", "Her"):
+        first = first.lower()
+    return f"As of {when.spelled(max(days))}, {first} {rest}".rstrip()
 
 
 def _worth_second_look(found: Retrieval, config: Config, decision: Decision | None, signals: Signals) -> bool:

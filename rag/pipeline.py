@@ -174,7 +174,8 @@ class RAG:
             answer.raw, usage = yield from write_answer(gen, messages, config, timings, start)
             self._read_usage(answer, usage, signals)
             t = time.perf_counter()
-            decide.settle(answer, found, index, config, complete(gen, 40), self._gate(), decision, signals)
+            decide.settle(answer, found, index, config, complete(gen, 40), self._gate(), decision, signals,
+                          self.scope(standalone, index))
             timings.verify = time.perf_counter() - t - timings.second_look
         answer.signals = signals.to_dict()
         timings.total = time.perf_counter() - start

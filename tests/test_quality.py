@@ -25,7 +25,7 @@ FLOORS = {  # set: (answerable right, declined right) measured on this sample, 2
 def runner(tmp_path_factory, real_embedder, real_bot):
     r = Runner(tmp_path_factory.mktemp("quality"))
     r.embedders[real_bot.config.embedder] = real_embedder
-    r.generators[(real_bot.config.generator, real_bot.config.refusal_threshold)] = real_bot.generator
+    r.generators[Runner.generator_key(real_bot.config)] = real_bot.generator
     return r
 
 

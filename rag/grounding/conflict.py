@@ -91,8 +91,16 @@ def find_conflict(answer: str, cited: tuple[int, ...], passages: list[Passage], 
     return None
 
 
-def conflict_note(passage: Passage, families: set[str] | None = None) -> str:
-    phrase = next((ph for _, fam, ph in measures(passage.text) if families is None or fam in families), "")
+def conflict_phrase(passage: Passage, families: set[str] | None = None) -> str:
+    """The passage's first figure of one of these kinds, as written ("a reworked 19-point plan")."""
+    return next((ph for _, fam, ph in measures(passage.text) if families is None or fam in families), "")
+
+
+def conflict_note(passage: Passage, families: set[str] | None = None, order: str = "") -> str:
+    """ "The articles disagree: a later report, Outlet (2025-11-26), gives “...” [3]." (`order`: later,
+    earlier or "" when the dates do not tell)."""
+    phrase = conflict_phrase(passage, families)
     outlet = passage.doc.outlet or passage.doc.title or "another article"
     date = f" ({passage.doc.published})" if passage.doc.published else ""
-    return f"The articles disagree: {outlet}{date} gives “{phrase}” [{passage.n}]."
+    which = f"a {order} report, " if order else ""
+    return f"The articles disagree: {which}{outlet}{date} gives “{phrase}” [{passage.n}]."
