@@ -11,19 +11,24 @@ files, with a fixed seed; nothing of it is kept in the repo. Each question is as
 must not be used. Besides id, question, answers, answerable, kind, doc_ids and evidence, an item has:
 
     as_of           the day it is asked on
-    stale           aliases of values from before the time asked about (the rate before the last change)
-    future          aliases of values known only from documents published after as_of
+    stale           aliases of other values true before the time asked about (the rate before the change)
+    future          aliases of values stated only in documents published after as_of (the next change)
     future_doc_ids  those documents
     series          the unit of the dev/test split: an FOMC policy cycle or one DOJ case
     topic           what the value is of ("fomc-target", "doj-<first>-<last>"); set.json lists each
                     topic's documents with their dates and values
-    period          on_date and unanswerable_before questions: the [first, last] day asked about
+    source          fomc or doj
+    period          on_date, change and unanswerable_before questions: the [first, last] day asked about
 
-Kinds: latest (as_of just after a change: the value then in force), after_as_of (as_of just before a
+Kinds: latest (as_of soon after a change: the value then in force), after_as_of (as_of just before a
 change: the older value; the newer one is `future`), on_date (the value in a month without a change),
 change (the new value set in a month with one statement), value (a DOJ sentence), and the unanswerable
 unanswerable_before (asked before the first report) and unanswerable_not_yet (a sentence not yet given
-as of as_of). Every item is checked (`check`) before it is kept; an item that fails is dropped.
+as of as_of). A DOJ case's value is its stage (charged, pleaded guilty, convicted, sentenced + term).
+Every item is checked (`check`) before it is kept; an item that fails is dropped.
+
+Scoring: `score_temporal`, not the plain alias rule: it compares numbers as values ("5-1/4 percent" is
+"5.25%", and "4 percent" is not inside "4-1/4 percent", as eval/metrics.alias_match alone would find).
 
 Sources and licences: FOMC statements (Federal Reserve) and DOJ press releases are works of the US
 government, public domain in the US; Wikipedia's Portal:Current events is CC BY-SA 4.0, attributed in
@@ -39,13 +44,14 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from eval import metrics
-from eval.external import DataMissing, _remove, default_root
+from eval.external import DataMissing, default_root
 from eval import temporal_extract as tx
 
 ROOT = Path(__file__).resolve().parents[1]  # the project
@@ -128,7 +134,7 @@ def materialize(folder: str | Path | None = None, root: Path | None = None) -> P
     except OSError:  # another process built it first: theirs is the same
         if not (out / "set.json").is_file():
             raise
-        _remove(work)
+        shutil.rmtree(work, ignore_errors=True)
     return out
 
 
@@ -231,8 +237,10 @@ def check(item: dict, docs: dict, topics: dict) -> list[str]:
     for a in flat(item["answers"]):
         if matches(a, item["stale"] + item["future"]):
             bad.append(f"answer alias {a!r} contains a stale or future alias")
+    if item["stale"] and not matches(" ".join(docs[e[0]]["body"] for e in known), item["stale"]):
+        bad.append("no stale value is in a document published by as_of")
     for a in item["stale"] + item["future"]:
-        if matches(a, item["answers"]):
+        if matches(a, flat(item["answers"])):
             bad.append(f"stale/future alias {a!r} contains an answer")
     return bad
 
@@ -257,7 +265,7 @@ def build(src: Path) -> tuple[dict, dict, dict]:
     kept = []
     for c in cands:
         problems = check(c, docs, topics)
-        rejected.update(p.split(" in ")[0] for p in problems[:1])
+        rejected.update(problems[:1])
         if not problems:
             kept.append(c)
     parts = split_and_pick(kept, rng)
@@ -314,7 +322,7 @@ def fomc_part(rows: list[dict], rng: random.Random) -> tuple[dict, list, list]:
     unread = {d for d in all_dates if read[0][0] < d and d not in {s[0] for s in read}}  # no target read
     moves = [i for i in range(1, len(read)) if read[i][2].value != read[i - 1][2].value]
     keep = [i for i in range(len(read)) if read[i][0] < ALL_STATEMENTS_BEFORE or i == len(read) - 1
-            or min(abs(i - m) for m in moves) <= 2]
+            or any(abs(i - m) <= 2 for m in moves)]
     steps = [(*read[k][:3], k > 0 and all(read[m][3] for m in range(prev + 1, k + 1)))  # the skipped ones only hold
              for prev, k in zip([-1] + keep, keep)]
     docs = {s[1]["id"]: s[1] for s in steps}
@@ -346,11 +354,10 @@ def fomc_part(rows: list[dict], rng: random.Random) -> tuple[dict, list, list]:
                 out.append(val(j))
         return out[:n]
 
-    def after(d, exclude, n=2):  # values stated only after d (never before), and their first documents
+    def after(d, exclude, n=2):  # the next values stated after d, and their first documents
         out, ids = [], []
-        seen = {s[2].value for s in steps if s[0] <= d} | {exclude}
         for s in steps:
-            if s[0] > d and s[2].value not in seen and s[2].value not in out:
+            if s[0] > d and s[2].value != exclude and s[2].value not in out:
                 out.append(s[2].value)
                 ids.append(s[1]["id"])
         return out[:n], ids[:n]
@@ -359,7 +366,14 @@ def fomc_part(rows: list[dict], rng: random.Random) -> tuple[dict, list, list]:
         return [a for v in values for a in tx.rate_aliases(v)]
 
     def ask(kind, question, as_of, i, stale, *, period=None, unanswerable=False):
+        """A value both older and newer (the rate went 5, 5-1/4, back to 5) is `future` in an after_as_of
+        question, which is about what comes next, and `stale` in the others."""
         fut, fut_ids = after(as_of, None if unanswerable else val(i))
+        if kind == "after_as_of":
+            stale = [v for v in stale if v not in fut]
+        else:
+            fut_ids = [x for v, x in zip(fut, fut_ids) if v not in stale]
+            fut = [v for v in fut if v not in stale]
         doc = steps[i][1]
         return _item("fomc", kind, question, as_of, series(i), "fomc-target",
                      answers=() if unanswerable else tx.rate_aliases(val(i)),

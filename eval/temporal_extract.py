@@ -66,13 +66,9 @@ def clean_release(text: str) -> str:
     return reflow(text.replace("\n", "\n\n"))
 
 
-def words(text: str) -> int:
-    return len(text.split())
-
-
 def estimate_chunks(body: str, max_words: int = 90, overlap: int = 1) -> int:
     """Chunks of whole sentences of about `max_words` words, `overlap` sentences shared (rag/chunk.py's rule)."""
-    sizes = [words(s) for p in body.split("\n\n") for s in sentences(p)]
+    sizes = [len(s.split()) for p in body.split("\n\n") for s in sentences(p)]
     n, i = 0, 0
     while i < len(sizes):
         j, total = i, 0
@@ -233,7 +229,6 @@ def follows(prev: tuple[Fraction, Fraction], t: Target) -> bool:
 
 # ---------------------------------------------------------------- DOJ: a defendant's case, release by release
 
-STAGES = ("charged", "pleaded", "convicted", "sentenced")
 STAGE_ORDER = {"charged": 0, "pleaded": 1, "convicted": 1, "sentenced": 2}
 STAGE_ALIASES = {
     "charged": ["charged", "indicted", "arrested"],

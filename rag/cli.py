@@ -103,7 +103,8 @@ def _counts(index) -> str:
 
 
 def cmd_ask(args) -> int:
-    from .pipeline import RAG, check_question
+    from .inputs import check_question
+    from .pipeline import RAG
 
     config = _config(args)
     question = check_question(args.question, config.max_question_chars)  # before any loading

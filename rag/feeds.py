@@ -36,7 +36,8 @@ from .types import Document
 from .web import canonical_url, page_document
 
 if TYPE_CHECKING:
-    from .pipeline import AddResult, RAG
+    from .library import AddResult
+    from .pipeline import RAG
 
 Progress = Callable[[int, int, str], None]  # (done, total, what): called before each article is fetched
 
@@ -237,7 +238,7 @@ def refresh(bot: "RAG", url: str, progress: Progress | None = None) -> Refreshed
 
 def _update(bot: "RAG", url: str, response, feed: Feed, progress: Progress | None) -> Refreshed:
     """Index the feed's new and changed entries, then save what was learnt (the index first)."""
-    from .pipeline import AddResult
+    from .library import AddResult
 
     config = bot.config
     # one refresh of this index's feeds at a time (the app's timer, its button, `rag feed refresh`)

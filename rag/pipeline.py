@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -20,7 +19,8 @@ from .config import Config
 from .errors import DocumentError, IndexMissing, InputError, RagError
 from .generate import write_answer
 from .grounding import constraints as qc
-from .ingest import read_document
+from .inputs import check_question, clean_history
+from .library import AddResult, merge, read_all
 from .models import Embedder, Generator, Usage, complete, make_embedder, make_generator
 from .prompt import build_messages
 from .retrieve import (Retrieval, event_date, gate_scores, in_time, keep_to_question, oldest_first, query_terms,
@@ -28,18 +28,9 @@ from .retrieve import (Retrieval, event_date, gate_scores, in_time, keep_to_ques
 from .rewrite import is_followup, rewrite
 from .stores import build_index, index_stamp, open_index, rebuild, save_index, writing
 from .stores.index import Index, corpus_fingerprint
-from .text import words
 from .types import Answer, Document, Timings
 
 DECLINE = decide.DECLINE
-
-
-@dataclass(frozen=True)
-class AddResult:
-    path: str
-    status: str  # added | replaced | unchanged | skipped
-    doc_id: str = ""
-    reason: str = ""  # why it was skipped, or what was dropped on the way in (an unsafe URL)
 
 
 class RAG:
@@ -124,7 +115,7 @@ class RAG:
     def retrieve(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Retrieval:
         """Retrieval only (no generation): the passages a question would be answered from."""
         q = self.check_question(question)
-        standalone = rewrite(q, _clean_history(history))
+        standalone = rewrite(q, clean_history(history))
         return self._retrieve(standalone, Timings(), self.config, self._current_index())[0]
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] | None = None, *,
@@ -152,7 +143,7 @@ class RAG:
         q = self.check_question(question)
         config = self.config if passages is None else self.config.replace(passages=passages)
         gen = self.generator_for(generator or config.generator)
-        index, timings, history = self._current_index(), Timings(), _clean_history(history)
+        index, timings, history = self._current_index(), Timings(), clean_history(history)
         if evidence and config.rewrite_followups and is_followup(q, history):
             # evidence first for a follow-up too: the passages for it read with the previous question,
             # shown while the model rewrites it; replaced by those of the standalone question below
@@ -289,38 +280,10 @@ class RAG:
         the change is applied to the latest commit, under the index folder's writer lock, so that a
         change made meanwhile by another process (or RAG object) is kept.
         """
-        read = []
-        for path in paths:
-            if isinstance(path, Document):
-                empty = not path.id or len(path.text.split()) < 3
-                read.append((path.source or path.url or path.id,
-                             DocumentError(f"{path.id or '(no id)'}: no id or no readable text") if empty else path))
-                continue
-            try:
-                read.append((path, read_document(path, max_mb=self.config.max_file_mb)))
-            except DocumentError as exc:
-                read.append((path, exc))
+        read = read_all(paths, self.config.max_file_mb)
         with self._write_lock, writing(self.config):
             base = self._latest_index()
-            current = dict(base.documents)
-            by_hash = {d.sha256: d.id for d in current.values()}
-            results, changed = [], False
-            for path, doc in read:
-                if isinstance(doc, DocumentError):
-                    results.append(AddResult(str(path), "skipped", reason=str(doc)))
-                    continue
-                if doc.sha256 in by_hash:
-                    same = by_hash[doc.sha256]
-                    results.append(AddResult(str(path), "unchanged", same,
-                                             "already indexed" + (f" as '{same}'" if same != doc.id else "")))
-                    continue
-                status = "replaced" if doc.id in current else "added"
-                if status == "replaced":
-                    by_hash.pop(current[doc.id].sha256, None)
-                current[doc.id] = doc
-                by_hash[doc.sha256] = doc.id
-                changed = True
-                results.append(AddResult(str(path), status, doc.id, reason="; ".join(doc.warnings)))
+            current, results, changed = merge(dict(base.documents), read)
             if changed:
                 self._replace_documents(base, list(current.values()), progress)
             return results
@@ -340,36 +303,3 @@ class RAG:
         new_index = rebuild(base, docs, self.embedder, progress=progress)
         save_index(self.config, new_index)
         self.index = new_index  # readers holding the old object finish on it undisturbed
-
-
-def check_question(question: str, max_chars: int = 1000) -> str:
-    """The question with whitespace collapsed; InputError when it is empty, too long or not text."""
-    if not isinstance(question, str):
-        raise InputError(f"the question must be text, not {type(question).__name__}")
-    q = " ".join(question.split())
-    if not q:
-        raise InputError("the question is empty: type a question about the articles")
-    if len(q) > max_chars:
-        raise InputError(f"the question is {len(q):,} characters long; the limit is {max_chars:,}. "
-                         f"Ask a shorter question.")
-    if not words(q):
-        raise InputError("the question has no words in it: type a question about the articles")
-    return q
-
-
-def _clean_history(history) -> list[tuple[str, str]]:
-    """Earlier turns as (question, answer) pairs; InputError for any other shape."""
-    if history is None:
-        return []
-    if not isinstance(history, (list, tuple)):
-        raise InputError(f"history must be a list of (question, answer) pairs of text, not {type(history).__name__}")
-    out = []
-    for turn in history:
-        if isinstance(turn, dict):  # a chat "messages" turn: the caller pairs them up (as app.py does)
-            raise InputError("history must be a list of (question, answer) pairs of text, not role/content "
-                             "messages: pair each user message with the assistant's reply")
-        if isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(x, str) for x in turn):
-            out.append((turn[0], turn[1]))
-        else:
-            raise InputError("history must be a list of (question, answer) pairs of text")
-    return out

@@ -20,7 +20,8 @@ from .ingest import MAX_HTML_MB, clean_text, read_text
 from .types import Document
 
 if TYPE_CHECKING:
-    from .pipeline import AddResult, RAG
+    from .library import AddResult
+    from .pipeline import RAG
 
 TRACKING = re.compile(r"^(utm_[a-z]+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid)$", re.I)
 
@@ -87,7 +88,7 @@ def fetch_page(url: str, config, doc_id: str = "") -> Document:
 def add_pages(bot: "RAG", items: Sequence[str], progress: bool = False) -> list["AddResult"]:
     """`bot.add_documents` for a mix of file paths and web addresses; an address that cannot be
     fetched or read is skipped with the reason, and the rest are indexed. Results keep the order given."""
-    from .pipeline import AddResult
+    from .library import AddResult
 
     read: list = []
     for item in items:

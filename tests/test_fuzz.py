@@ -24,7 +24,7 @@ from rag.chunk import chunk_document
 from rag.config import Config
 from rag.errors import ConfigError, DocumentError, InputError, RagError
 from rag.ingest import META_CHARS, SUPPORTED, read_document, safe_url
-from rag.pipeline import check_question
+from rag.inputs import check_question
 from rag.text import sha256
 from rag.types import Answer
 
