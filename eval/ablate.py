@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         from tqdm.auto import tqdm
 
         for item in tqdm(load_items(qs.path, args.limit), desc=name, unit="q"):
-            if item.get("as_of"):
-                bot.config = bot.config.replace(as_of=item["as_of"])
+            bot.config = bot.config.replace(as_of=item.get("as_of") or "")  # the day it is asked on
             answer = bot.ask(item["question"], [tuple(t) for t in item.get("history") or []])
             found, absent = bot._retrieve(answer.standalone_question, dataclasses.replace(answer.timings),
                                           bot.config, bot.index)  # the same passages, read again

@@ -61,6 +61,8 @@ def question_sets() -> dict[str, QuestionSet]:
     sets = {name: QuestionSet(name, path) for name, path in SETS.items()}
     for name, info in external_sets().items():
         sets[name] = QuestionSet(name, None, None, info["scoring"], info["source"])
+    for part in ("dev", "test"):  # dated news: the answer depends on the day the question is asked
+        sets[f"temporal-{part}"] = QuestionSet(f"temporal-{part}", None, None, "temporal", "temporal")
     return sets
 
 
@@ -69,7 +71,12 @@ def ready(qs: QuestionSet, squad_file: str | Path | None = None) -> QuestionSet:
     (`squad_file`, else ../shared/datasets/squad2-dev.json); DataMissing, saying where to get it, if absent."""
     if qs.path is not None:
         return qs
-    folder = materialize(qs.source, squad_file)
+    if qs.source == "temporal":
+        from eval.temporal import materialize as temporal
+
+        folder = temporal()
+    else:
+        folder = materialize(qs.source, squad_file)
     part = qs.name.rsplit("-", 1)[1]
     return dataclasses.replace(qs, path=folder / f"{part}.jsonl", corpus_dir=folder / "corpus")
 
@@ -178,6 +185,12 @@ def score(item: dict, text: str, abstained: bool, scoring: str = "alias") -> dic
     >>> score({"answerable": False, "answers": []}, "The articles don't say.", True)
     {'correct': True}
     """
+    if scoring == "temporal":  # stale and future values flagged; a future value given at all is wrong
+        from eval.temporal import score_temporal
+
+        out = score_temporal(item, text, abstained)
+        out["correct"] = out["correct"] and not out["mentions_future"]
+        return out
     if not item["answerable"]:
         return {"correct": abstained}
     pred = "" if abstained else text
@@ -209,8 +222,8 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
         history = [tuple(t) for t in item.get("history") or []]
         row = {k: item.get(k) for k in ("id", "kind", "question", "answers", "answerable", "doc_ids", "evidence")}
         row["evidence"] = row["evidence"] or []
-        if item.get("as_of"):
-            bot.config = bot.config.replace(as_of=item["as_of"])
+        if item.get("as_of") or bot.config.as_of != config.as_of:  # the day this question is asked on
+            bot.config = bot.config.replace(as_of=item.get("as_of") or config.as_of)
         if retrieval_only:
             t = time.perf_counter()
             found = bot.retrieve(item["question"], history)
@@ -229,10 +242,6 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
                 refusal_prob=answer.refusal_prob, off_question=off_question(answer), signals=answer.signals,
             )
             row.update(score(item, answer.text, answer.abstained, scoring))
-            if scoring == "temporal":
-                from eval.temporal import score_temporal
-
-                row.update(score_temporal(item, answer.text, answer.abstained))
             if decision is not None:
                 row.update(_probabilities(decision, answer))
         row["evidence_rank"] = metrics.retrieval_ranks(row["passages"], row["evidence"]) if item["answerable"] else None
@@ -291,7 +300,7 @@ def operate(row: dict, t_early: float, t_after: float) -> dict:
     if early or missed_look or (not row["abstained"] and row["p_after"] < t_after):
         out.update(abstained=True, citations=[], correct=not row["answerable"], f1=0.0, declined_early=early)
         out.update({k: 0.0 for k in ("em",) if k in row})
-        out.update({k: False for k in ("stale", "future") if k in row})
+        out.update({k: False for k in ("stale", "future", "mentions_future") if k in row})
         if early:
             out["seconds"] = out["first_token"] = row["early_seconds"]
     return out
