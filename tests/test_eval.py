@@ -183,8 +183,8 @@ def test_compare_writes_one_table_with_every_set(fake_runner, tmp_path, monkeypa
     assert [s.name for s in sets][:2] == ["questions", "heldout"]
     assert {"squad-dev", "squad-test", "rhine-dev", "rhine-test"} <= {s.name for s in sets}
     results = run.run_sets(runner, sets, config, retrieval_only, limit=3, progress=False)
-    assert len({r["config"]["corpus_dir"] for r in results}) == 3  # bundled, Normans, Rhine
-    assert len(list((tmp_path / "indexes").iterdir())) == 3  # a separate index per corpus
+    assert len({r["config"]["corpus_dir"] for r in results}) == 4  # bundled, Normans, Rhine, dated news
+    assert len(list((tmp_path / "indexes").iterdir())) == 4  # a separate index per corpus
     monkeypatch.setattr(run, "RESULTS", tmp_path / "results")
     json_path, md_path = run.write_report(results, "compare", "all", by_set=True)
     table = md_path.read_text().split("\n\n")[2]
