@@ -15,6 +15,7 @@ import re
 from typing import Callable
 
 from .prompt import CITE, NOT_FOUND
+from .text import MONTHS, WEEKDAYS
 
 PERSONAL = r"he|him|his|she|her|hers"
 REFERRING = re.compile(rf"\b({PERSONAL}|they|them|their|it|its|this|that|these|those|there|the latter|the former)\b", re.I)
@@ -24,8 +25,7 @@ _SKIP = frozenset("What Which Who Whom Whose When Where Why How Did Does Do Is A
                   "Would Should Will The A An He She They It This That In On At According And But Also "
                   "President Senator Senate Representative Secretary Minister Prime Majority Minority Leader "
                   "Chief Former Mr Mrs Ms Dr".split())
-_NOT_ENTITY = frozenset("January February March April May June July August September October November December "
-                        "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
+_NOT_ENTITY = frozenset(w.capitalize() for w in MONTHS + WEEKDAYS)
 
 REWRITE_SYSTEM = (
     "Rewrite the user's last question so that it can be understood without the conversation: replace "

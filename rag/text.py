@@ -59,6 +59,15 @@ def stem(word: str) -> str:
     return _stemmer().stemWord(word)
 
 
+# The names of things written out, one home each (questions, answers and dates all read them).
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+CARDINALS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+             "sixteen seventeen eighteen nineteen twenty").split()  # CARDINALS[n] is n
+ORDINALS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth").split()  # [n-1]
+
+
 # Irregular verb forms that a suffix stemmer cannot join to their base ("spoke" -> "speak").
 IRREGULAR = {form: base for base, forms in {
     "speak": "spoke spoken", "meet": "met", "give": "gave given", "take": "took taken", "go": "went gone",

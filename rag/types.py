@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
+from .text import WEEKDAYS
+
 
 @dataclass(frozen=True)
 class Document:
@@ -95,7 +97,6 @@ def context_of(doc: Document, start: int, end: int, before: int = 400) -> str:
     return f"{doc.title}\n{dated}{_weekdays(kept, doc.published)}\n{kept}"
 
 
-_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 def _weekdays(text: str, published: str) -> str:
@@ -110,8 +111,8 @@ def _weekdays(text: str, published: str) -> str:
         return ""
     out = []
     for word in set(re.findall(r"[a-z]+", text.lower())):
-        if word in _WEEKDAYS:
-            back = (day.weekday() - _WEEKDAYS.index(word)) % 7
+        if word in WEEKDAYS:
+            back = (day.weekday() - WEEKDAYS.index(word)) % 7
             out.append(day - dt.timedelta(days=back))
         elif word in ("yesterday", "today", "tonight"):
             out.append(day - dt.timedelta(days=1 if word == "yesterday" else 0))

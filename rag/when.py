@@ -23,15 +23,14 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
-MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
-MONTHS["sept"] = 9
+from .text import CARDINALS, MONTHS as MONTH_NAMES
+
+MONTHS = {m: i for i, m in enumerate(MONTH_NAMES, 1)} | {m[:3]: i for i, m in enumerate(MONTH_NAMES, 1)} | {"sept": 9}
 _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 LATEST = re.compile(r"\b(latest|newest|most recent(?:ly)?|now|currently|current|still|so far|to date|"
                     r"at present|at the moment|these days|as of (?:today|now))\b", re.I)
 _UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30, "months": 30, "year": 365, "years": 365}
-_NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten".split())}
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def _period(text: str, day: dt.date) -> tuple[dt.date, dt.date, str] | None:
         return dt.date(year, 1, 1), (dt.date(year, 12, 31) if back else day), m.group()
     m = re.search(r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten)\s+(days?|weeks?|months?|years?)\s+ago\b", t)
     if m:
-        n = 1 if m.group(1) in ("a", "an") else _NUMBER_WORDS.get(m.group(1)) or int(m.group(1))
+        n = 1 if m.group(1) in ("a", "an") else CARDINALS.index(m.group(1)) if m.group(1) in CARDINALS else None or int(m.group(1))
         span = _UNITS[m.group(2)]
         center = day - dt.timedelta(days=n * span)
         slack = dt.timedelta(days=max(1, span // 2))

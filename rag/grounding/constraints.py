@@ -21,14 +21,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..text import STOPWORDS, normalize, numbers, words
+from ..text import CARDINALS as _CARDINALS, MONTHS, ORDINALS, STOPWORDS, WEEKDAYS, normalize, numbers, words
 
-MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-          "october", "november", "december"]
 MONTH_FORMS = {m: (m, m[:3]) + (("sept",) if m == "september" else ()) for m in MONTHS}
-ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
-            "eleventh", "twelfth"]
-CARDINALS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+CARDINALS = _CARDINALS[1:13]  # one .. twelve: CARDINALS[n - 1] is n
 # Words an ordinal may stand for in a text: "the first draft" is "the initial draft".
 ORDINAL_SYNONYMS = {"first": ("initial", "original", "earliest", "inaugural", "debut", "opening"),
                     "last": ("final", "latest")}
@@ -41,8 +37,7 @@ can could would should will the a an in on at according and but also if list nam
 NOT_ENTITY = frozenset("""i the a an he she it they we you his her its their this that these those there
 mr mrs ms dr president prime minister secretary senator leader chief ceo chairman king queen
 according article articles report reports story news passage passages""".split()) | \
-    frozenset(f for forms in MONTH_FORMS.values() for f in forms) | \
-    frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+    frozenset(f for forms in MONTH_FORMS.values() for f in forms) | frozenset(WEEKDAYS)
 _ENTITY = re.compile(r"[A-Z][\w'’.&-]*(?:\s+(?:of|de|la|van|von|the|and|&)?\s*[A-Z][\w'’.&-]*)*")
 
 
@@ -142,7 +137,7 @@ def constraints(question: str) -> list[Constraint]:
     for m in re.finditer(r"\b(men|women|boys|girls)(?:'s|s')?(?=\W)", q, re.I):
         out.append(Constraint("qualifier", m.group(), tuple((f,) for f in GENDERED[m.group(1).lower()])))
     taken_ordinals = {c.text.split()[0].lower() for c in out if c.kind == "qualifier"}
-    ordinal_alt = "|".join(ORDINALS + ["last"]) + r"|\d{1,2}(?:st|nd|rd|th)"
+    ordinal_alt = "|".join(list(ORDINALS) + ["last"]) + r"|\d{1,2}(?:st|nd|rd|th)"
     # an ordinal that qualifies something ("the third round", "his sixth trip"), not "who first said"
     for w in re.findall(rf"(?:\b(?:the|a|an|his|her|its|their|our|this|that)|['’]s)\s+({ordinal_alt})\b", q, re.I):
         w = w.lower()

@@ -28,14 +28,12 @@ from . import constraints as qc
 from .guard import is_instruction
 from ..prompt import CITE, NOT_FOUND, is_refusal
 from .roles import question_role, role_conflict
-from ..text import content_terms, normalize, numbers, split_sentences, words
+from ..text import CARDINALS, MONTHS, ORDINALS, WEEKDAYS, content_terms, normalize, numbers, split_sentences, words
 from ..types import Passage
 
-NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty".split())}
-NUMBER_WORDS.update({w: str(i) for i, w in enumerate(
-    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth".split()) if i})
+# number words an answer may use for a passage's digits ("one" is left out: "one of the ...")
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(CARDINALS) if w != "one"}
+NUMBER_WORDS.update({w: str(i) for i, w in enumerate(ORDINALS[:10], 1)})
 NUMBER_WORDS.update({"once": "1", "twice": "2", "thrice": "3", "dozen": "12", "dozens": "12"})
 NOT_NAMES = frozenset("""the a an he she it they we i you his her its their this that these those there
 but and or so if in on at by for of to as after before when while during since according also both
@@ -43,10 +41,9 @@ us u.s mr mrs ms president secretary minister prime leader senator representativ
 """.split())
 COMMON_FIRST_WORDS = frozenset(NOT_NAMES | set(NUMBER_WORDS) | {"one", "yes", "no", "both", "neither", "only",
                                                                  "about", "around", "nearly", "up", "over"})
-MONTHS = ("january february march april may june july august september october november december "
-          "monday tuesday wednesday thursday friday saturday sunday").split()
-TIME_WORDS = frozenset(MONTHS + "today yesterday tomorrow week weeks month months year years day days "
-                                "weekend morning evening night earlier later ago recently soon".split())
+TIME_WORDS = frozenset(MONTHS + WEEKDAYS + tuple("today yesterday tomorrow week weeks month months year years day "
+                                                 "days weekend morning evening night earlier later ago recently "
+                                                 "soon".split()))
 
 
 # The rule families an answer is checked by; each can be switched off (Config.rules), and each earns

@@ -141,5 +141,7 @@ def make_bm25(tokens: list[list[str]]):
     import bm25s
 
     retriever = bm25s.BM25()
-    retriever.index(tokens, show_progress=False)
+    # bm25s cannot index nothing: an index with no articles yet (an empty corpus folder) gets one empty
+    # placeholder row, never searched (lexical_scores answers an empty index before reading it)
+    retriever.index(tokens or [[""]], show_progress=False)
     return retriever
