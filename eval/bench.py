@@ -366,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections: {', '.join(SECTIONS)}")
     ap.add_argument("--scales", default="10000,100000,1000000")
-    ap.add_argument("--questions", type=int, default=0, help="first N eval questions (0 = all)")
+    ap.add_argument("--questions", type=int, default=0, help="N questions of --set at an even stride (0 = all)")
+    ap.add_argument("--set", default="heldout", help="our question set the latency section answers (questions, heldout)")
     ap.add_argument("--quick", action="store_true", help="20 questions, scales up to 100k, no peer")
     ap.add_argument("--peer-sets", default="questions,squad-test", help="peer section: question sets, ours and the peer")
     ap.add_argument("--peer-questions", type=int, default=20, help="peer section: questions per set (even stride)")
@@ -397,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     from rag.models.embed import SentenceTransformerEmbedder
 
     config = Config()
-    items = load_items(SETS["questions"], n_questions)
+    items = load_items(SETS[args.set], n_questions)
     report = {"date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "machine": machine(),
               "config": config.public_dict(), "command": "python -m eval.bench " + " ".join(argv or sys.argv[1:]),
               "targets": {}}

@@ -92,3 +92,54 @@ def test_the_transformers_generator_runs_a_gguf(real_bot):
                                             "Question: What cap did the initial US draft propose?"}]
     text = "".join(gen.stream(messages, 24, usage))
     assert text.strip() and usage.completion_tokens > 0 and usage.prompt_tokens > 10
+
+
+def test_the_plan_now_has_19_points_as_of_its_report(real_bot):
+    """The latest state, dated: the reworked plan, not the original 28 points (issue: time-aware answers)."""
+    answer = real_bot.ask("How many points does the peace plan have now?")
+    assert not answer.abstained, answer.verdict
+    assert "19" in answer.text and answer.text.startswith("As of Nov. 26, 2025"), answer.text
+    assert any(c.doc_id == WITKOFF for c in answer.citations)
+
+
+# --- the trained answer gate itself, on an invented article (no generator needed) --------------------
+
+HASTINGS = """---
+title: The Norman conquest
+outlet: History Weekly
+published: 2024-10-14
+---
+William, Duke of Normandy, invaded England in 1066 and defeated King Harold II at the Battle of Hastings.
+
+He was crowned King of England on Christmas Day that year, in Westminster Abbey.
+"""
+
+
+@pytest.fixture(scope="module")
+def hastings(real_embedder, tmp_path_factory):
+    from rag import RAG
+    from rag.config import Config
+
+    from .conftest import SHARED_CACHE, ScriptedGenerator
+
+    root = tmp_path_factory.mktemp("hastings")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "hastings.md").write_text(HASTINGS)
+    config = Config(corpus_dir=root / "corpus", index_dir=root / "index", cache_dir=SHARED_CACHE, rules="none")
+    # a careless model: answers 1066 from the first passage whatever the question
+    gen = ScriptedGenerator(lambda passages, q: "It happened in 1066 [1]." if "[1]" in passages else "NOT FOUND")
+    return RAG.load(config, embedder=real_embedder, generator=gen)
+
+
+def test_the_gate_declines_a_swapped_entity_question(hastings):
+    """SQuAD 2.0's adversarial kind: Harold did not conquer England. The rules are off and the model
+    answers anyway; the gate's calibrated decision declines."""
+    answer = hastings.ask("When did King Harold II conquer England?")
+    assert answer.abstained, (answer.text, answer.verdict, answer.confidence)
+    assert answer.confidence < 0.5
+
+
+def test_the_gate_keeps_a_paraphrased_answerable_question(hastings):
+    answer = hastings.ask("In what year did the Duke of Normandy take over England?")
+    assert not answer.abstained, (answer.verdict, answer.confidence, answer.threshold)
+    assert "1066" in answer.text and answer.confidence >= answer.threshold

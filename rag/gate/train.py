@@ -49,6 +49,7 @@ limit = 0  # use only this many pairs of each split (a quick run, the fast test)
 device = "auto"
 resume = False
 export_only = False  # export the last checkpoint in --out as it is, and stop
+max_steps = 0  # stop this run after so many steps (a checkpoint is written; --resume goes on); 0: run to the end
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -130,7 +131,8 @@ def train(cfg: dict) -> dict:
     net.train()
     seen, busy, loss_sum, loss_n = 0, 0.0, 0.0, 0
     t_run = time.time()
-    while step < steps:
+    stop_at = min(steps, step + cfg["max_steps"]) if cfg["max_steps"] else steps
+    while step < stop_at:
         idx = batches[step]
         t_step = time.time()
         ids, mask, types, label, s_pos, e_pos = _collate(train_set, idx, dev)
@@ -158,8 +160,11 @@ def train(cfg: dict) -> dict:
             _append(outdir / "log.jsonl", metrics)
             print("validation " + "  ".join(f"{k} {v}" for k, v in metrics.items()), flush=True)
             net.train()
-        if step % cfg["ckpt_every"] == 0 or step == steps:
+        if step % cfg["ckpt_every"] == 0 or step in (steps, stop_at):
             _checkpoint(ckpt, net, opt, sched, step, curve, cfg)
+    if step < steps:
+        print(f"stopped at step {step:,} of {steps:,}; go on with --resume", flush=True)
+        return curve[-1] if curve else {}
     meta = {
         "base": {"name": "minilm", "model_id": REGISTRY["minilm"].model_id, "sha256": REGISTRY["minilm"].sha256},
         "max_tokens": cfg["max_tokens"],
@@ -175,7 +180,7 @@ def train(cfg: dict) -> dict:
 
 # --- data ------------------------------------------------------------------------------------
 def _run_key(cfg: dict) -> str:
-    keys = ("seed", "pairs", "batch", "lr", "max_tokens", "limit", "span_weight", "weight_decay", "warmup")
+    keys = ("seed", "pairs", "batch", "lr", "max_tokens", "limit", "span_weight", "weight_decay", "warmup")  # not max_steps
     return hashlib.sha256(json.dumps({k: cfg[k] for k in keys}, sort_keys=True).encode()).hexdigest()[:16]
 
 
