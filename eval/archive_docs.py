@@ -99,19 +99,22 @@ def rows(folder: Path, source: str) -> Iterator[dict]:
 
 def read_archive(folder: str | Path | None = None, limit: int = 0, first: tuple[str, ...] = ()) -> list[Document]:
     """Every release and day as a Document, oldest first (ties by id); with `limit`, the documents named in
-    `first` (the questions' own) and then others at an even stride up to `limit` documents in all.
-    Documents with fewer than 3 words (an empty day) are left out, as `rag index add` would skip them."""
+    `first` (the questions' own) and then others at an even stride up to `limit` documents in all (only
+    those are parsed). Documents with fewer than 3 words (an empty day) are left out, as `rag index add`
+    would skip them."""
     folder = news_path(folder)
-    docs = [doj_document(r) for r in rows(folder, "doj")] + [wikipedia_document(r) for r in rows(folder, "wikipedia")]
-    docs = sorted((d for d in docs if len(d.text.split()) >= 3), key=lambda d: (d.published, d.id))
-    ids = [d.id for d in docs]
+    keyed = [((r["date"], f"doj-{r['id']}"), doj_document, r) for r in rows(folder, "doj")]
+    keyed += [((r["date"], f"wiki-{r['date']}"), wikipedia_document, r) for r in rows(folder, "wikipedia")]
+    keyed.sort(key=lambda k: k[0])
+    ids = [k[0][1] for k in keyed]
     if len(set(ids)) != len(ids):
         raise ValueError("two archive rows give the same document id")
-    if not limit or limit >= len(docs):
-        return docs
-    wanted = set(first)
-    chosen = [d for d in docs if d.id in wanted][:limit]
-    rest = [d for d in docs if d.id not in wanted]
-    need = limit - len(chosen)
-    chosen += [rest[i * len(rest) // need] for i in range(need)] if need > 0 else []
-    return sorted(chosen, key=lambda d: (d.published, d.id))
+    if limit and limit < len(keyed):
+        wanted = set(first)
+        chosen = [k for k in keyed if k[0][1] in wanted][:limit]
+        rest = [k for k in keyed if k[0][1] not in wanted]
+        need = limit - len(chosen)
+        keyed = sorted(chosen + ([rest[i * len(rest) // need] for i in range(need)] if need > 0 else []),
+                       key=lambda k: k[0])
+    docs = (make(row) for _, make, row in keyed)
+    return [d for d in docs if len(d.text.split()) >= 3]

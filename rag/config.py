@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from .coerce import coerce, default_fix, refuse
 from .errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -131,7 +132,7 @@ class Config:
         """Coerce and check every field, however the Config was made: `Config(corpus_dir="x")` gets a
         Path, exactly as from a TOML file; a bad value raises ConfigError naming the field and the fix."""
         for f in fields(self):
-            object.__setattr__(self, f.name, _coerce(f, getattr(self, f.name)))
+            object.__setattr__(self, f.name, coerce(f, getattr(self, f.name)))
         self.validate()
 
     @property
@@ -181,140 +182,88 @@ class Config:
         return cls.from_dict(data)
 
     def validate(self) -> None:
-        choices = {
-            "retrieval": ("hybrid", "lexical", "dense"),
-            "fusion": ("weighted", "rrf"),
-            "index_type": ("auto", "flat", "hnsw", "ivf"),
-            "device": ("auto", "cpu", "cuda"),
-            "vector_store": ("faiss", "milvus"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                _bad(name, getattr(self, name), f"must be one of {', '.join(allowed)}",
-                     f"{name} = \"{allowed[0]}\"")
-        positive = ("chunk_words", "top_chunks", "passages", "passage_words", "max_answer_tokens",
-                    "max_question_chars", "n_ctx", "ivf_from", "feed_max_entries")
-        for name in positive:
-            if getattr(self, name) < 1:
-                _bad(name, getattr(self, name), "must be at least 1", _default_fix(name))
-        if not 0 <= self.prompt_lookup <= 32:
-            _bad("prompt_lookup", self.prompt_lookup, "must be between 0 (off) and 32 guessed tokens",
-                 _default_fix("prompt_lookup"))
-        for name, low in (("chunk_overlap", 0), ("n_threads", 0), ("n_gpu_layers", -1)):
-            if getattr(self, name) < low:
-                _bad(name, getattr(self, name), f"must be {low} or more", _default_fix(name))
-        if not (self.refusal_threshold == -1 or 0 <= self.refusal_threshold <= 1):
-            _bad("refusal_threshold", self.refusal_threshold, "must be -1 (calibrated) or between 0 and 1",
-                 "refusal_threshold = -1")
-        if self.as_of and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.as_of):
-            _bad("as_of", self.as_of, "must be a date written YYYY-MM-DD, or empty for today", 'as_of = "2025-11-30"')
-        for name in ("gate_weight", "max_risk", "early_decline_loss", "recency_weight"):
-            if not 0 <= getattr(self, name) <= 1:
-                _bad(name, getattr(self, name), "must be between 0 and 1", _default_fix(name))
-        from_rules = {r.strip() for r in self.rules.split(",") if r.strip()} - {"all", "none"}
-        unknown = from_rules - set(RULE_FAMILIES)
-        if unknown:
-            _bad("rules", self.rules, f"names unknown rule families {sorted(unknown)}; known: {', '.join(RULE_FAMILIES)}",
-                 'rules = "all"')
-        if self.gate_candidates < 1:
-            _bad("gate_candidates", self.gate_candidates, "must be at least 1", _default_fix("gate_candidates"))
-        if not 0 <= self.lexical_weight <= 1:
-            _bad("lexical_weight", self.lexical_weight, "must be between 0 and 1", _default_fix("lexical_weight"))
-        for name in ("fetch_timeout_s", "fetch_max_mb", "feed_max_mb"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
-                _bad(name, getattr(self, name), "must be a number above 0", _default_fix(name))
-        if self.feed_refresh_minutes < 0:
-            _bad("feed_refresh_minutes", self.feed_refresh_minutes, "must be 0 (off) or more minutes",
-                 _default_fix("feed_refresh_minutes"))
-        if not (math.isfinite(self.max_file_mb) and self.max_file_mb > 0):
-            _bad("max_file_mb", self.max_file_mb, "must be a number of megabytes above 0", _default_fix("max_file_mb"))
-        if not (math.isfinite(self.temperature) and self.temperature >= 0):
-            _bad("temperature", self.temperature, "must be 0 or more", _default_fix("temperature"))
-        if not math.isfinite(self.min_relevance):
-            _bad("min_relevance", self.min_relevance, "must be a finite number", _default_fix("min_relevance"))
-        if self.vector_store == "milvus" and not self.milvus_uri.strip():
-            _bad("milvus_uri", self.milvus_uri, "must name a Milvus Lite file or a server when vector_store = \"milvus\"",
-                 'milvus_uri = "index/milvus.db"  (Milvus Lite) or "http://host:19530"')
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
-            _bad("milvus_collection", self.milvus_collection, "must be letters, digits and _, not starting with a digit",
-                 _default_fix("milvus_collection"))
-        for name in ("embedder", "generator"):
-            if not getattr(self, name).strip():
-                _bad(name, getattr(self, name), "must name a model", _default_fix(name))
+        """Raise ConfigError for the first field with a bad value, naming the field and the fix."""
+        for check in (_check_choices, _check_counts, _check_shares, _check_limits, _check_names):
+            check(self)
 
 
-def _default(name: str):
-    f = next(f for f in fields(Config) if f.name == name)
-    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+def _check_choices(c: Config) -> None:
+    choices = {
+        "retrieval": ("hybrid", "lexical", "dense"),
+        "fusion": ("weighted", "rrf"),
+        "index_type": ("auto", "flat", "hnsw", "ivf"),
+        "device": ("auto", "cpu", "cuda"),
+        "vector_store": ("faiss", "milvus"),
+    }
+    for name, allowed in choices.items():
+        if getattr(c, name) not in allowed:
+            refuse(name, getattr(c, name), f"must be one of {', '.join(allowed)}", f"{name} = \"{allowed[0]}\"")
+
+
+def _check_counts(c: Config) -> None:
+    """Whole numbers: sizes of at least 1, counts of 0 or more."""
+    positive = ("chunk_words", "top_chunks", "passages", "passage_words", "max_answer_tokens",
+                "max_question_chars", "n_ctx", "ivf_from", "feed_max_entries")
+    for name in positive:
+        if getattr(c, name) < 1:
+            refuse(name, getattr(c, name), "must be at least 1", _default_fix(name))
+    if not 0 <= c.prompt_lookup <= 32:
+        refuse("prompt_lookup", c.prompt_lookup, "must be between 0 (off) and 32 guessed tokens",
+               _default_fix("prompt_lookup"))
+    for name, low in (("chunk_overlap", 0), ("n_threads", 0), ("n_gpu_layers", -1)):
+        if getattr(c, name) < low:
+            refuse(name, getattr(c, name), f"must be {low} or more", _default_fix(name))
+
+
+def _check_shares(c: Config) -> None:
+    """The decision's and retrieval's settings: thresholds and shares between 0 and 1, the rules, the date."""
+    if not (c.refusal_threshold == -1 or 0 <= c.refusal_threshold <= 1):
+        refuse("refusal_threshold", c.refusal_threshold, "must be -1 (calibrated) or between 0 and 1",
+               "refusal_threshold = -1")
+    if c.as_of and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", c.as_of):
+        refuse("as_of", c.as_of, "must be a date written YYYY-MM-DD, or empty for today", 'as_of = "2025-11-30"')
+    for name in ("gate_weight", "max_risk", "early_decline_loss", "recency_weight"):
+        if not 0 <= getattr(c, name) <= 1:
+            refuse(name, getattr(c, name), "must be between 0 and 1", _default_fix(name))
+    from_rules = {r.strip() for r in c.rules.split(",") if r.strip()} - {"all", "none"}
+    unknown = from_rules - set(RULE_FAMILIES)
+    if unknown:
+        refuse("rules", c.rules, f"names unknown rule families {sorted(unknown)}; known: {', '.join(RULE_FAMILIES)}",
+               'rules = "all"')
+    if c.gate_candidates < 1:
+        refuse("gate_candidates", c.gate_candidates, "must be at least 1", _default_fix("gate_candidates"))
+    if not 0 <= c.lexical_weight <= 1:
+        refuse("lexical_weight", c.lexical_weight, "must be between 0 and 1", _default_fix("lexical_weight"))
+
+
+def _check_limits(c: Config) -> None:
+    """Sizes, times and other real numbers: finite, and above 0 where 0 means nothing."""
+    for name in ("fetch_timeout_s", "fetch_max_mb", "feed_max_mb"):
+        if not (math.isfinite(getattr(c, name)) and getattr(c, name) > 0):
+            refuse(name, getattr(c, name), "must be a number above 0", _default_fix(name))
+    if c.feed_refresh_minutes < 0:
+        refuse("feed_refresh_minutes", c.feed_refresh_minutes, "must be 0 (off) or more minutes",
+               _default_fix("feed_refresh_minutes"))
+    if not (math.isfinite(c.max_file_mb) and c.max_file_mb > 0):
+        refuse("max_file_mb", c.max_file_mb, "must be a number of megabytes above 0", _default_fix("max_file_mb"))
+    if not (math.isfinite(c.temperature) and c.temperature >= 0):
+        refuse("temperature", c.temperature, "must be 0 or more", _default_fix("temperature"))
+    if not math.isfinite(c.min_relevance):
+        refuse("min_relevance", c.min_relevance, "must be a finite number", _default_fix("min_relevance"))
+
+
+def _check_names(c: Config) -> None:
+    """The Milvus address and collection, and the models: named, and well-formed."""
+    if c.vector_store == "milvus" and not c.milvus_uri.strip():
+        refuse("milvus_uri", c.milvus_uri, "must name a Milvus Lite file or a server when vector_store = \"milvus\"",
+               'milvus_uri = "index/milvus.db"  (Milvus Lite) or "http://host:19530"')
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", c.milvus_collection):
+        refuse("milvus_collection", c.milvus_collection, "must be letters, digits and _, not starting with a digit",
+               _default_fix("milvus_collection"))
+    for name in ("embedder", "generator"):
+        if not getattr(c, name).strip():
+            refuse(name, getattr(c, name), "must name a model", _default_fix(name))
 
 
 def _default_fix(name: str) -> str:
-    value = _default(name)
-    shown = f'"{value}"' if isinstance(value, (str, Path)) else str(value).lower() if isinstance(value, bool) else value
-    return f"{name} = {shown}  (the default)"
-
-
-def _bad(name: str, value, need: str, fix: str):
-    raise ConfigError(f"{name} {need}, not {value!r}. Fix: {fix}")
-
-
-_KINDS = {"Path": "a folder path", "bool": "bool (true or false)", "int": "int (a whole number)",
-          "float": "float (a number)", "str": "str (text)"}
-
-
-def _coerce(field: dataclasses.Field, value):
-    """Turn TOML/CLI/Python values into the field's type: paths from strings, numbers from strings.
-
-    Refuses what would silently change meaning: a bool where a number belongs, 3.7 for a whole
-    number, an empty path, text with a NUL byte.
-    """
-    kind = field.type
-    name = field.name
-
-    def wrong():
-        _bad(name, value, f"expects {_KINDS[kind]}", _default_fix(name))
-
-    if kind == "Path":
-        if not isinstance(value, (str, os.PathLike)):
-            wrong()
-        text = os.fspath(value)
-        if not isinstance(text, str) or not text.strip() or "\x00" in text:
-            wrong()
-        try:
-            return Path(text).expanduser()
-        except RuntimeError:  # "~" with no home directory
-            return Path(text)
-    if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.strip().lower() in ("true", "1", "yes")
-        wrong()
-    if kind in ("int", "float"):
-        if isinstance(value, bool):
-            wrong()
-        if isinstance(value, str):
-            try:
-                value_n = int(value.strip()) if kind == "int" else float(value.strip())
-            except ValueError:
-                wrong()
-            value = value_n
-        if kind == "int":
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            if not isinstance(value, int):
-                wrong()
-            return int(value)
-        if not isinstance(value, (int, float)):
-            wrong()
-        try:
-            return float(value)
-        except OverflowError:  # an int too large for a float
-            wrong()
-    if kind == "str":
-        if not isinstance(value, str) or "\x00" in value:
-            wrong()
-        return value
-    raise TypeError(f"Config field {name} has an unsupported type {kind!r}")  # a programming error
+    return default_fix(next(f for f in fields(Config) if f.name == name))

@@ -72,66 +72,98 @@ def create_app(bot: "RAG", slots: Slots | None = None, api_key: str | None = Non
     `slots` are shared with the chat when both run (app.py); with `api_key`, every request needs it as a
     bearer token; `login_required` (the chat has RAG_AUTH) and no key: every request is refused, since the
     API has no login page."""
-    slots = slots or Slots()
-    created = int(time.time())
+    api = _Api(bot, slots or Slots(), api_key, login_required)
+    return Starlette(routes=[Route("/chat/completions", api.chat_completions, methods=["POST"]),
+                             Route("/models", api.models, methods=["GET"]),
+                             Route("/models/{name:path}", api.model, methods=["GET"])],
+                     exception_handlers={HTTPException: http_error})
 
-    def check_key(request: Request) -> None:
-        if login_required and not api_key:
-            raise ApiError(401, "This app asks for a login (RAG_AUTH) and its API has none: start it with "
-                                "RAG_API_KEY=<key> and send that key as the bearer token (api_key=...).",
-                           None, "invalid_api_key")
-        if not api_key:
-            return
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), api_key.encode()):
-            what = "Incorrect API key provided" if given else "No API key provided"
-            raise ApiError(401, f"{what}: send the key set in RAG_API_KEY as the bearer token "
-                                f"(Authorization: Bearer <key>; api_key=... in OpenAI clients).", None, "invalid_api_key")
 
-    async def read_body(request: Request) -> bytes:
-        size = request.headers.get("content-length", "")
-        if size.isdigit() and int(size) > MAX_BODY:
-            raise ApiError(413, f"the request is {int(size):,} bytes; the limit is {MAX_BODY:,}. Send fewer or "
+def check_key(request: Request, api_key: str | None, login_required: bool) -> None:
+    """ApiError 401 unless the request carries `api_key` as its bearer token (nothing to check
+    without a key, unless a login is required: then every request is refused)."""
+    if login_required and not api_key:
+        raise ApiError(401, "This app asks for a login (RAG_AUTH) and its API has none: start it with "
+                            "RAG_API_KEY=<key> and send that key as the bearer token (api_key=...).",
+                       None, "invalid_api_key")
+    if not api_key:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), api_key.encode()):
+        what = "Incorrect API key provided" if given else "No API key provided"
+        raise ApiError(401, f"{what}: send the key set in RAG_API_KEY as the bearer token "
+                            f"(Authorization: Bearer <key>; api_key=... in OpenAI clients).", None, "invalid_api_key")
+
+
+async def read_body(request: Request) -> bytes:
+    """The request's body, refused (413) past MAX_BODY bytes, whether or not it says its length."""
+    size = request.headers.get("content-length", "")
+    if size.isdigit() and int(size) > MAX_BODY:
+        raise ApiError(413, f"the request is {int(size):,} bytes; the limit is {MAX_BODY:,}. Send fewer or "
+                            f"shorter messages.", None, "request_too_large")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ApiError(413, f"the request is over the limit of {MAX_BODY:,} bytes. Send fewer or "
                                 f"shorter messages.", None, "request_too_large")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                raise ApiError(413, f"the request is over the limit of {MAX_BODY:,} bytes. Send fewer or "
-                                    f"shorter messages.", None, "request_too_large")
-        return body
+    return body
 
-    def generator(req: ChatRequest) -> str:
-        return MODELS[req.model] or bot.config.generator
 
-    async def chat_completions(request: Request):
+async def http_error(request: Request, exc: HTTPException):
+    word = {404: "no such endpoint: use POST /v1/chat/completions or GET /v1/models",
+            405: f"{request.method} is not allowed here"}.get(exc.status_code, exc.detail)
+    return respond(ApiError(exc.status_code, word, None, "not_found" if exc.status_code == 404 else None))
+
+
+class _Api:
+    """The routes of one app: the bot, the answer slots it shares, its key, and when it started."""
+
+    def __init__(self, bot: "RAG", slots: Slots, api_key: str | None, login_required: bool):
+        self.bot, self.slots = bot, slots
+        self.api_key, self.login_required = api_key, login_required
+        self.created = int(time.time())
+
+    def generator(self, req: ChatRequest) -> str:
+        return MODELS[req.model] or self.bot.config.generator
+
+    async def chat_completions(self, request: Request):
         try:
-            check_key(request)
-            req = parse(await read_body(request))
-            try:
-                bot.check_question(req.question)
-            except InputError as exc:
-                raise ApiError(400, str(exc), "messages", "invalid_question") from None
-            try:
-                ticket = slots.admit()
-            except Busy as exc:
-                raise ApiError(503, str(exc), None, "busy", "server_error") from None
+            req, ticket = await self.admit(request)
         except ApiError as exc:
             return respond(exc)
         ident, now = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if req.stream:
-            return _Guarded(sse(req, ticket, ident, now), ticket, media_type="text/event-stream",
+            return _Guarded(self.sse(req, ticket, ident, now), ticket, media_type="text/event-stream",
                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return await self.reply(req, ticket, ident, now)
+
+    async def admit(self, request: Request) -> tuple[ChatRequest, Ticket]:
+        """The request read and checked (key, body, question), and a slot taken; ApiError if not."""
+        check_key(request, self.api_key, self.login_required)
+        req = parse(await read_body(request))
+        try:
+            self.bot.check_question(req.question)
+        except InputError as exc:
+            raise ApiError(400, str(exc), "messages", "invalid_question") from None
+        try:
+            ticket = self.slots.admit()
+        except Busy as exc:
+            raise ApiError(503, str(exc), None, "busy", "server_error") from None
+        return req, ticket
+
+    async def reply(self, req: ChatRequest, ticket: Ticket, ident: str, now: int) -> JSONResponse:
+        """The whole answer as one chat.completion, once its slot comes up."""
         try:
             await ticket.wait()
-            answer = await run_in_threadpool(bot.ask, req.question, req.history, generator=generator(req))
+            answer = await run_in_threadpool(self.bot.ask, req.question, req.history, generator=self.generator(req))
         except RagError as exc:
             return respond(failure(exc))
         finally:
             ticket.close()
         return JSONResponse(completion(answer, req, ident, now))
 
-    async def sse(req: ChatRequest, ticket: Ticket, ident: str, now: int) -> AsyncIterator[str]:
+    async def sse(self, req: ChatRequest, ticket: Ticket, ident: str, now: int) -> AsyncIterator[str]:
         """Role first, then the checked answer in pieces, the final chunk (finish_reason, "rag"), [DONE]."""
         head = {"id": ident, "object": "chat.completion.chunk", "created": now, "model": req.model}
         if req.include_usage:
@@ -143,7 +175,7 @@ def create_app(bot: "RAG", slots: Slots | None = None, api_key: str | None = Non
 
         await ticket.wait()
         yield chunk({"role": "assistant", "content": ""})
-        stream = bot.stream(req.question, req.history, generator=generator(req))
+        stream = self.bot.stream(req.question, req.history, generator=self.generator(req))
         answer = None
         try:
             async for item in iterate_in_threadpool(stream):
@@ -161,36 +193,26 @@ def create_app(bot: "RAG", slots: Slots | None = None, api_key: str | None = Non
             yield event({**head, "choices": [], "usage": usage(answer)})
         yield event("[DONE]")
 
-    async def models(request: Request):
+    async def models(self, request: Request):
         try:
-            check_key(request)
+            check_key(request, self.api_key, self.login_required)
         except ApiError as exc:
             return respond(exc)
-        return JSONResponse({"object": "list", "data": [model_card(m) for m in MODELS]})
+        return JSONResponse({"object": "list", "data": [self.model_card(m) for m in MODELS]})
 
-    async def model(request: Request):
+    async def model(self, request: Request):
         try:
-            check_key(request)
+            check_key(request, self.api_key, self.login_required)
             name = request.path_params["name"]
             if name not in MODELS:
                 raise ApiError(404, f"The model {name!r} does not exist: use one of {', '.join(MODELS)}",
                                "model", "model_not_found")
         except ApiError as exc:
             return respond(exc)
-        return JSONResponse(model_card(name))
+        return JSONResponse(self.model_card(name))
 
-    def model_card(name: str) -> dict:
-        return {"id": name, "object": "model", "created": created, "owned_by": "rag-news"}
-
-    async def http_error(request: Request, exc: HTTPException):
-        word = {404: "no such endpoint: use POST /v1/chat/completions or GET /v1/models",
-                405: f"{request.method} is not allowed here"}.get(exc.status_code, exc.detail)
-        return respond(ApiError(exc.status_code, word, None, "not_found" if exc.status_code == 404 else None))
-
-    return Starlette(routes=[Route("/chat/completions", chat_completions, methods=["POST"]),
-                             Route("/models", models, methods=["GET"]),
-                             Route("/models/{name:path}", model, methods=["GET"])],
-                     exception_handlers={HTTPException: http_error})
+    def model_card(self, name: str) -> dict:
+        return {"id": name, "object": "model", "created": self.created, "owned_by": "rag-news"}
 
 
 def is_loopback(host: str) -> bool:

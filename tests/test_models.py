@@ -60,9 +60,11 @@ def test_an_assembled_file_changed_later_fails_its_hash(tmp_path, fake_package):
 
 
 def test_a_verified_file_is_not_rehashed(tmp_path, fake_package, monkeypatch):
+    from rag.models import files
+
     models.resolve("fakegen", tmp_path / "cache", role="generator")
     calls = []
-    monkeypatch.setattr(models, "file_sha256", lambda p, *a: calls.append(p) or "x")
+    monkeypatch.setattr(files, "file_sha256", lambda p, *a: calls.append(p) or "x")
     models.resolve("fakegen", tmp_path / "cache", role="generator")
     assert calls == []
 

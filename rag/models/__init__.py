@@ -2,10 +2,12 @@
 
     base.py           Generator and Embedder protocols, Usage
     registry.py       pinned PyPI packages -> assembled, sha256-checked files
+    files.py          ... the files themselves: located in packages, assembled, hashed
     embed.py          sentence-transformers embedders
     llama.py          llama.cpp generators (CPU, or a CUDA build)
     hf.py             transformers generators (a GPU llama.cpp was not built for)
     openai_compat.py  a generator or an embedder behind an OpenAI-compatible server
+    openai_client.py  ... its HTTP client: reference, timeouts, bounded retries
 
 This module is the back-end switch: `make_generator` and `make_embedder` are the only places that
 pick one. Nothing heavy is imported here: each back-end loads its runtime on first use.

@@ -2,8 +2,10 @@
 
     base.py          the VectorStore protocol (Query, Candidates), BM25 tokens, the dense index kind
     faiss_store.py   FaissStore: numpy vectors, FAISS, bm25s, and their files
-    milvus_store.py  MilvusStore and MilvusHome: the same index in Milvus (Lite file or server)
-    index.py         Index: the articles, chunks, sentences and the store; the folder's manifest
+    milvus_store.py  MilvusHome: the same index in Milvus (Lite file or server), its commits
+    milvus_search.py MilvusStore: search in Milvus, scored as with FAISS
+    index.py         Index: the articles, chunks, sentences and the store
+    manifest.py      the manifest: what an index records, and the checks that refuse a mismatch
     commits.py       the folder's versioned, atomic, fsynced commits and its writer lock
 
 This module is the only one that names a back-end: the pipeline opens, builds, saves and locks the

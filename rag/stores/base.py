@@ -8,9 +8,9 @@ Retrieval (rag/retrieve.py) asks a store three things and nothing else:
 - `vocabulary`: every indexed term and how many chunks hold it (for IDF and misspelt names).
 
 Two stores implement it: `FaissStore` (faiss_store.py, the default: numpy arrays, a FAISS index and
-a bm25s index, saved in the index folder) and `MilvusStore` (milvus_store.py: the same data in a
-Milvus collection, a Milvus Lite file or a cluster). `rag.stores` picks one from `config.vector_store`,
-so the pipeline never names a back-end.
+a bm25s index, saved in the index folder) and `MilvusStore` (milvus_search.py: the same data in a
+Milvus collection, a Milvus Lite file or a cluster, kept by milvus_store.py). `rag.stores` picks one
+from `config.vector_store`, so the pipeline never names a back-end.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 With the default store (FAISS + bm25s, faiss_store.py) it is a self-describing folder with a
 manifest, chunks, vectors, a FAISS file and BM25; with `vector_store = "milvus"` the same data
 lives in a Milvus collection (milvus_store.py) and only this module's build logic is shared. This
-module names no store: `rag.stores` hands it the one to build or read.
+module names no store: `rag.stores` hands it the one to build or read. What the manifest records,
+and the checks that refuse a mismatch, are in manifest.py.
 
     index/
       manifest.json         the commit point: format version, embedder identity, chunking, corpus
@@ -25,34 +26,27 @@ Commits are atomic and durable (rag/stores/commits.py): a new version folder is 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from typing import Callable
-
-from ..version import __version__
 from ..chunk import chunk_document
-from ..errors import IndexCorrupt, IndexMissing, IndexStale
+from ..errors import IndexCorrupt
 from ..ingest import read_document, scan
 from ..text import numbers, sha256
 from ..types import Chunk, Document
-from . import commits
+from . import commits, manifest as manifests
 from .base import VectorStore, resolve_index_type
+from .manifest import FORMAT_VERSION, REBUILD, corpus_fingerprint  # the first and last: for importers
 
 # (chunk vectors, sentence vectors, chunks, index type) -> the store that searches them
 MakeStore = Callable[[np.ndarray, np.ndarray, list, str], VectorStore]
 # (version folder, chunks, index type) -> the store read back from its files
 ReadStore = Callable[[Path, list, str], VectorStore]
-
-FORMAT_VERSION = 2  # 2: files in a version folder named by the manifest's `data`; 1: beside it
-READABLE_FORMATS = (1, 2)
-SPLITTER = "sentencex/1"  # bump when rag.text.sentence_spans changes its output
-REBUILD = "rag index build"
 
 
 @dataclass(frozen=True)
@@ -60,12 +54,6 @@ class Sentence:
     doc_id: str
     start: int
     end: int
-
-
-def corpus_fingerprint(folder: Path) -> dict:
-    """sha256 of each supported file in the corpus folder, and of them all together."""
-    files = {p.name: sha256(p.read_bytes()) for p in scan(folder)}
-    return {"dir": str(folder), "files": files, "sha256": sha256(json.dumps(files, sort_keys=True))}
 
 
 class Index:
@@ -143,19 +131,9 @@ class Index:
         sentence_texts = [docs[s.doc_id].text[s.start:s.end] for s in sentences]
         vectors = _embed_cached(embedder, chunk_texts + sentence_texts, cache, progress)
         dim = int(vectors.shape[1]) if len(vectors) else int(embedder.dim)
-        manifest = {
-            "format": "rag-news-index",
-            "format_version": FORMAT_VERSION,
-            "rag_version": __version__,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "embedder": {**identity, "dim": dim},
-            "chunking": {"chunk_words": chunk_words, "chunk_overlap": chunk_overlap, "splitter": SPLITTER},
-            "index_type": resolve_index_type(index_type, len(chunks), ivf_from),
-            "lexical": {"library": "bm25s", "tokens": "words, digit groups joined, stop words dropped, Snowball stems"},
-            "corpus": corpus or {},
-            "documents_sha256": sha256(json.dumps(sorted(d.sha256 for d in documents))),
-            "counts": {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)},
-        }
+        manifest = manifests.new_manifest(
+            identity, dim, (chunk_words, chunk_overlap), resolve_index_type(index_type, len(chunks), ivf_from),
+            corpus, documents, {"documents": len(documents), "chunks": len(chunks), "sentences": len(sentences)})
         store = make_store(vectors[:len(chunks)], vectors[len(chunks):], chunks, manifest["index_type"])
         return cls(manifest, docs, chunks, store)
 
@@ -209,7 +187,7 @@ class Index:
         commits.recover(folder)
         for attempt in range(3):
             stamp = commits.stamp(folder)
-            manifest = cls._manifest(folder)
+            manifest = manifests.read_manifest(folder)
             data = manifest.pop("data", None)
             manifest.pop("previous", None)
             try:
@@ -221,22 +199,6 @@ class Index:
             index.version, index.stamp = data, stamp
             return index
         raise AssertionError("unreachable")
-
-    @staticmethod
-    def _manifest(folder: Path) -> dict:
-        manifest_file = folder / "manifest.json"
-        if not manifest_file.exists():
-            raise IndexMissing(f"no index at {folder}. Build it with: {REBUILD}")
-        try:
-            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        except ValueError:
-            raise IndexCorrupt(f"{manifest_file} is not valid JSON. Rebuild with: {REBUILD}") from None
-        except OSError as exc:
-            raise IndexCorrupt(f"{manifest_file} cannot be read ({exc}). Rebuild with: {REBUILD}") from None
-        if manifest.get("format") != "rag-news-index" or manifest.get("format_version") not in READABLE_FORMATS:
-            raise IndexStale(f"the index at {folder} has format {manifest.get('format_version')}, this "
-                             f"version reads {FORMAT_VERSION}. Rebuild with: {REBUILD}")
-        return manifest
 
     @classmethod
     def _read(cls, folder: Path, manifest: dict, read_store: ReadStore) -> "Index":
@@ -266,21 +228,7 @@ class Index:
     def check_compatible(self, embedder_identity: dict, chunk_words: int, chunk_overlap: int,
                          corpus: dict | None) -> None:
         """Refuse an index built with another embedder, other chunking, or from changed articles."""
-        m = self.manifest
-        built = {k: m["embedder"].get(k) for k in ("name", "sha256")}
-        wanted = {k: embedder_identity.get(k) for k in ("name", "sha256")}
-        if built != wanted:
-            raise IndexStale(f"the index was built with embedder {built}, but the config uses {wanted}. "
-                             f"Rebuild with: {REBUILD}")
-        chunking = {"chunk_words": chunk_words, "chunk_overlap": chunk_overlap, "splitter": SPLITTER}
-        if m["chunking"] != chunking:
-            raise IndexStale(f"the index was chunked with {m['chunking']}, the config asks for {chunking}. "
-                             f"Rebuild with: {REBUILD}")
-        if corpus is not None and m.get("corpus", {}).get("sha256") != corpus["sha256"]:
-            old, new = m.get("corpus", {}).get("files", {}), corpus["files"]
-            changed = sorted(set(old) ^ set(new) | {k for k in old.keys() & new.keys() if old[k] != new[k]})
-            raise IndexStale(f"the articles in {corpus['dir']} changed since the index was built "
-                             f"({', '.join(changed) or 'folder moved'}). Rebuild with: {REBUILD}")
+        manifests.check_compatible(self.manifest, embedder_identity, chunk_words, chunk_overlap, corpus)
 
 
 def read_documents(folder: Path) -> list[Document]:

@@ -12,42 +12,32 @@ vector; `<name>_sentences` one row per sentence with its vector. Row keys hash t
 and text, so a commit deletes the rows of removed or changed articles, inserts those of new ones,
 and leaves the rest (and their vectors) alone.
 
-Search is one `hybrid_search` (BM25 top k + dense top k, fused by RRF) that returns the candidates'
-terms and vectors; their BM25 scores are then computed here with bm25s's formula and this index's
-term statistics, and their cosines from the vectors, so the pipeline fuses and selects exactly as
-with FAISS. An app node keeps only a read cache (articles, chunk offsets, term counts), reloaded
-when the generation changes.
+Search is one `hybrid_search`, with BM25 scores and cosines computed as with FAISS
+(rag/stores/milvus_search.py: MilvusStore). An app node keeps only a read cache (articles, chunk
+offsets, term counts), reloaded when the generation changes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
 import threading
 from contextlib import contextmanager
 from dataclasses import asdict
-from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
-
-import numpy as np
 
 from ..errors import IndexCorrupt, IndexMissing, RagError, require
 from ..types import Chunk, Document
 from . import commits
-from .base import Candidates, Query, VectorStore, lexical_tokens
-from .index import Index, sentence_list
+from .base import lexical_tokens
+from .index import Index
+from .milvus_search import MilvusStore, _pk, row_key  # _pk: for eval/scale.py (rm._pk)
 
 PART = 16_000  # characters of article JSON per row (VARCHAR holds 65,535 bytes)
-K1, B = 1.5, 0.75  # bm25s's defaults (method "lucene"), so scores match the FAISS store's
 _HOMES: dict[tuple, "MilvusHome"] = {}
 _HOMES_LOCK = threading.Lock()
-
-
-def _key(doc: Document) -> str:
-    return hashlib.sha256(f"{doc.id}\0{doc.sha256}".encode()).hexdigest()[:24]
 
 
 def _quote(values: Sequence[str]) -> str:
@@ -147,7 +137,7 @@ class MilvusHome:
         generation = manifest.pop("generation")
         order = manifest.pop("order")
         parts: dict[str, list] = {}
-        for row in self._all(self.col("docs"), 'kind == "document"', ["doc_key", "part", "data"]):
+        for row in self.all_rows(self.col("docs"), 'kind == "document"', ["doc_key", "part", "data"]):
             parts.setdefault(row["doc_key"], []).append((row["part"], row["data"]))
         docs = {}
         for key in order:
@@ -158,8 +148,8 @@ class MilvusHome:
             doc = Document(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
             docs[doc.id] = doc
         rank = {key: i for i, key in enumerate(order)}
-        rows = sorted(self._all(self.col("chunks"), "", ["pk", "doc_key", "doc_id", "pos", "start", "end",
-                                                           "sentences", "terms"]),
+        rows = sorted(self.all_rows(self.col("chunks"), "", ["pk", "doc_key", "doc_id", "pos", "start", "end",
+                                                              "sentences", "terms"]),
                       key=lambda r: (rank.get(r["doc_key"], len(rank)), r["pos"]))
         rows = [r for r in rows if r["doc_key"] in rank]  # rows of an unfinished commit are not ours
         chunks = [Chunk(f"{r['doc_id']}#{r['pos']}", r["doc_id"], r["start"], r["end"],
@@ -175,7 +165,7 @@ class MilvusHome:
         index.version, index.stamp = f"generation {generation}", (self.uri, self.name, generation)
         return index
 
-    def _all(self, collection: str, filter: str, fields: list[str]) -> list[dict]:
+    def all_rows(self, collection: str, filter: str, fields: list[str]) -> list[dict]:
         it = self.client.query_iterator(collection, batch_size=4096, filter=filter, output_fields=fields)
         out = []
         try:
@@ -193,7 +183,7 @@ class MilvusHome:
         dim = int(index.manifest["embedder"]["dim"])
         self._create(dim)
         old = self._manifest()
-        keys = {d.id: _key(d) for d in index.documents.values()}
+        keys = {d.id: row_key(d) for d in index.documents.values()}
         have = set((old or {}).get("order", []))
         stale = sorted(have - set(keys.values()))
         for i in range(0, len(stale), 500):
@@ -272,95 +262,3 @@ class MilvusHome:
                                         input_field_names=["terms"], output_field_names=["sparse"]))
                 ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
             c.create_collection(self.col(kind), schema=s, index_params=ip)
-
-
-class MilvusStore(VectorStore):
-    """The VectorStore over Milvus (see the module docstring); rows are positions in Index.chunks."""
-
-    def __init__(self, home: MilvusHome, pks: list[str], terms: list[list[str]], index: Index):
-        self.home = home
-        self.pks = pks
-        self.row_of = {pk: i for i, pk in enumerate(pks)}
-        self.terms = terms
-        keys = {d.id: _key(d) for d in index.documents.values()}
-        self.sentence_pks = [f"{keys[s.doc_id]}@{s.start}" for s in index.sentences]
-
-    @cached_property
-    def vocabulary(self) -> dict[str, int]:
-        df: dict[str, int] = {}
-        for ts in self.terms:
-            for t in set(ts):
-                df[t] = df.get(t, 0) + 1
-        return df
-
-    @cached_property
-    def _avgdl(self) -> float:
-        return float(np.mean([len(t) for t in self.terms])) if self.terms else 1.0
-
-    def bm25(self, row: int, query_terms: Sequence[str]) -> float:
-        """bm25s's "lucene" BM25 of one chunk: sum over query terms of idf * tf (k1 + 1) / (tf + k1 (1 - b + b dl/avgdl))."""
-        terms, n = self.terms[row], len(self.terms)
-        norm = K1 * (1 - B + B * len(terms) / self._avgdl)
-        score = 0.0
-        for q in query_terms:
-            tf = terms.count(q)
-            if tf:
-                df = self.vocabulary.get(q, 0)
-                score += np.log(1 + (n - df + 0.5) / (df + 0.5)) * tf * (K1 + 1) / (tf + norm)
-        return float(score)
-
-    def search(self, query: Query) -> Candidates:
-        from pymilvus import AnnSearchRequest, RRFRanker
-
-        c, col = self.home.client, self.home.col("chunks")
-        terms = [t for t in query.terms if t in self.vocabulary]
-        requests = []
-        if terms:
-            requests.append(AnnSearchRequest(data=[" ".join(terms)], anns_field="sparse",
-                                             param={"metric_type": "BM25"}, limit=query.k))
-        if query.vector is not None and query.dense:
-            requests.append(AnnSearchRequest(data=[query.vector.astype(np.float32).tolist()], anns_field="vector",
-                                             param={"metric_type": "IP"}, limit=query.k))
-        if not requests:
-            return Candidates([], np.zeros(0, np.float32), np.zeros(0, np.float32))
-        if len(requests) == 2:
-            found = c.hybrid_search(col, requests, RRFRanker(60), limit=2 * query.k, output_fields=["vector"])
-        else:
-            r = requests[0]
-            found = c.search(col, data=r.data, anns_field=r.anns_field, search_params=r.param, limit=query.k,
-                             output_fields=["vector"])
-        hits = {self.row_of[_pk(h)]: h["entity"]["vector"] for h in found[0] if _pk(h) in self.row_of}
-        rows = sorted(hits)
-        lex = np.array([self.bm25(r, list(query.terms)) for r in rows], np.float32)
-        if query.vector is not None:
-            cos = np.asarray([hits[r] for r in rows], np.float32).reshape(len(rows), -1) @ query.vector
-        else:
-            cos = np.zeros(len(rows), np.float32)
-        return Candidates(rows, lex, cos.astype(np.float32))
-
-    def sentence_cosines(self, rows: Sequence[int], vector: np.ndarray) -> list[float]:
-        if not rows:
-            return []
-        pks = [self.sentence_pks[r] for r in rows]
-        got = {g["pk"]: g["vector"] for g in self.home.client.get(self.home.col("sentences"), ids=pks,
-                                                                  output_fields=["vector"])}
-        return [float(np.asarray(got[pk], np.float32) @ vector) if pk in got else 0.0 for pk in pks]
-
-    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every chunk and sentence vector, aligned with the index (read back so that a change of
-        articles never embeds unchanged text again)."""
-        out = []
-        for kind, pks in (("chunks", self.pks), ("sentences", self.sentence_pks)):
-            got = {r["pk"]: r["vector"] for r in self.home._all(self.home.col(kind), "", ["pk", "vector"])}
-            missing = [pk for pk in pks if pk not in got]
-            if missing:
-                raise IndexCorrupt(f"Milvus collection {self.home.col(kind)} lacks {len(missing)} rows "
-                                   f"(first {missing[0]}). Rebuild with: rag index build")
-            out.append(np.asarray([got[pk] for pk in pks], np.float32).reshape(len(pks), -1) if pks
-                       else np.zeros((0, 0), np.float32))
-        return out[0], out[1]
-
-
-def _pk(hit) -> str:
-    """A search hit's primary key (pymilvus names it after the field, or "id")."""
-    return hit["pk"] if "pk" in hit else hit["id"]
