@@ -8,7 +8,8 @@ three-article index, then scaled to 1M chunks with the archive's sentences (eval
 
 Build: documents from eval/archive_docs.py go to `RAG.add_documents` in batches of `--batch-docs`, each
 batch one commit of the index folder (what `rag index add` does with files), so a crash loses at most
-one batch and a rerun resumes from the last commit (documents already indexed are skipped). Progress
+one batch and a rerun resumes from the last commit (documents already indexed are skipped; the batches
+of every run are logged beside the index, so the build figures cover them all). Progress
 bars show documents, chunks and embedding. Measured: build time (embedding and the rest of each commit
 apart), chunks per second, RSS, disk; retrieval p50/p95 (`RAG.retrieve`, its parts beside it) and answer
 p50/p95 in seconds and in units (eval/unit.py, measured first in the same run) on
@@ -183,65 +184,75 @@ def _row(label: str, b: dict, m: dict) -> str:
             f"{ans} | {m['questions']} |")
 
 
+INDEXES = (("archive", "news archive"), ("bundled", "three articles"))
+PARTS = ("embed", "terms", "bm25", "ann", "candidates_fusion", "select", "retrieve")
+
+
+def _ms(t: dict, digits: int = 0) -> str:
+    return f"{t['p50_ms']:.{digits}f} / {t['p95_ms']:.{digits}f}"
+
+
+def _scale_row(s: dict) -> str:
+    g = s["gate_on"]
+    build_s = s["corpus_s"] + s["dense_s"] + s["bm25_s"] + s["save_s"]
+    return (f"| {s['chunks']:,} | {s['index_type']} | {build_s:,.0f} ({s['corpus_s']:.0f} + {s['dense_s']:.0f} + "
+            f"{s['bm25_s']:.0f} + {s['save_s']:.0f}) | {s['open_s']:.1f} | {s['rss_mb']:,.0f} | {s['disk_mb']:,.0f} | "
+            f"{s['recall_at_10']:.3f} | {_ms(s['parts']['retrieve'])} | "
+            f"{_ms(g['retrieve']) if 'retrieve' in g else 'not run'} | {s['quality']['evidence_found']:.0%} |")
+
+
+def _scale_section(s: dict) -> list[str]:
+    g, q = s["gate_on"], s["quality"]
+    gate = f"{_ms(g['retrieve'])} ms" if "retrieve" in g else f"not run ({g.get('skipped', 'gate off')})"
+    files = ", ".join(f"{k} {_mb(v)}" for k, v in s["files_mb"].items())
+    return ["", f"## FAISS {s['index_type'].upper()} at {s['n']:,} chunks, end to end", "",
+            f"{s['archive_documents']:,} archive documents ({s['archive_chunks']:,} chunks, real vectors) plus "
+            f"{s['filler_documents']:,} filler articles recombined from {s['pool_sentences']:,} archive sentences "
+            f"(eval/archive_scale.py): {s['chunks']:,} chunks, {s['sentences']:,} sentences, "
+            f"{s['vocabulary']:,} BM25 terms.", "", "| step | value |", "|---|---|",
+            f"| corpus (chunking, injected vectors) | {s['corpus_s']:.0f} s |",
+            f"| IVF build / BM25 build / commit | {s['dense_s']:.0f} / {s['bm25_s']:.0f} / {s['save_s']:.0f} s |",
+            f"| open (`load_folder`) / first question | {s['open_s']:.1f} / {s['first_retrieve_s']:.1f} s |",
+            f"| RSS: build / opened and queried / peak | {s['build_rss_mb']:,.0f} / {s['rss_mb']:,.0f} / "
+            f"{s['peak_rss_mb']:,.0f} MB |",
+            f"| disk (committed version) | {s['disk_mb']:,.0f} MB: {files} |",
+            f"| ANN recall@10 vs exact | {s['recall_at_10']:.3f} |",
+            f"| `RAG.retrieve` gate off, p50 / p95 | {_ms(s['parts']['retrieve'])} ms |",
+            f"| `RAG.retrieve` gate on, p50 / p95 | {gate} |",
+            f"| evidence in passages / right document among them | {q['evidence_found']:.0%} / {q['doc_hit']:.0%} |",
+            f"| every number of every article (`Index.numbers`, first use) | {s['numbers_s']:.1f} s |",
+            f"| a name not in the vocabulary (fuzzy lookup over all terms) | {s['fuzzy_name_ms']:.0f} ms |"]
+
+
 def markdown(r: dict) -> str:
     m, u = r["machine"], r.get("unit")
+    unit = f", unit {u['seconds']:.2f} s (eval/unit.py, this run)." if u else " (answers not run: no unit)."
+    gate = f" {r['gate_note'].rstrip('.')}." if r.get("gate_note") else ""
     L = [f"# A real news archive, end to end ({r['date']})", "",
-         f"Machine: {m['physical_cores']} cores, {m['ram_gb']} GiB RAM, GPU: {m['gpu']}. Command: `{r['command']}`. "
-         f"Generator `{r['generator']}`" + (f", unit {u['seconds']:.2f} s (eval/unit.py, this run)." if u else
-                                            " (answers not run: no unit).") + (f" {r['gate_note']}." if r.get("gate_note") else ""), "",
+         f"Machine: {m['physical_cores']} cores, {m['ram_gb']} GiB RAM, GPU: {m['gpu']}. "
+         f"Command: `{r['command']}`. Generator `{r['generator']}`{unit}{gate}", "",
          "| index | documents | chunks | sentences | build s (embed + commits) | chunks/s | texts embedded | RSS MB | "
-         "disk MB (with previous version) | retrieve p50 / p95 ms | evidence in passages | answer p50 / p95 s | questions |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key, label in (("archive", "news archive"), ("bundled", "three articles")):
-        if key in r:
-            L.append(_row(label, r[key]["build"], r[key]["measure"]))
+         "disk MB (with previous version) | retrieve p50 / p95 ms | evidence in passages | answer p50 / p95 s | "
+         "questions |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    L += [_row(label, r[key]["build"], r[key]["measure"]) for key, label in INDEXES if key in r]
     L += ["", "Retrieval taken apart (p50 / p95 ms): question embedding, query terms, BM25 alone, ANN alone, "
           "candidates + fusion (`retrieve_chunks`), sentence selection (`select_passages`), `RAG.retrieve` end to end.",
-          "", "| index | embed | terms | BM25 | ANN | candidates + fusion | selection | retrieve |", "|---|---|---|---|---|---|---|---|"]
-    rows = [(label, r[key]["measure"]["parts"]) for key, label in (("archive", "news archive"), ("bundled", "three articles"))
-            if key in r] + [(f"{s['n']:,} chunks, gate off", s["parts"]) for s in r.get("million", [])]
-    for label, p in rows:
-        L.append(f"| {label} | " + " | ".join(f"{p[k]['p50_ms']:.1f} / {p[k]['p95_ms']:.1f}" for k in (
-            "embed", "terms", "bm25", "ann", "candidates_fusion", "select", "retrieve")) + " |")
+          "", "| index | embed | terms | BM25 | ANN | candidates + fusion | selection | retrieve |",
+          "|---|---|---|---|---|---|---|---|"]
+    rows = [(label, r[key]["measure"]["parts"]) for key, label in INDEXES if key in r]
+    rows += [(f"{s['n']:,} chunks, gate off", s["parts"]) for s in r.get("million", [])]
+    L += [f"| {label} | " + " | ".join(_ms(p[k], 1) for k in PARTS) + " |" for label, p in rows]
     if r.get("million"):
         L += ["", "FAISS at scale, end to end (`RAG.retrieve` with BM25, dense search, fusion and sentence selection):",
               "", "| chunks | index | build s (corpus + dense + BM25 + commit) | open s | RSS MB opened | disk MB | "
               "recall@10 | retrieve gate off p50 / p95 ms | gate on p50 / p95 ms | evidence in passages |",
               "|---|---|---|---|---|---|---|---|---|---|"]
-    for s in r.get("million", []):
-        g = s["gate_on"]
-        gate = (f"{g['retrieve']['p50_ms']:.0f} / {g['retrieve']['p95_ms']:.0f}" if "retrieve" in g else "not run")
-        L.append(f"| {s['chunks']:,} | {s['index_type']} | {s['corpus_s'] + s['dense_s'] + s['bm25_s'] + s['save_s']:,.0f} "
-                 f"({s['corpus_s']:.0f} + {s['dense_s']:.0f} + {s['bm25_s']:.0f} + {s['save_s']:.0f}) | {s['open_s']:.1f} | "
-                 f"{s['rss_mb']:,.0f} | {s['disk_mb']:,.0f} | {s['recall_at_10']:.3f} | {s['parts']['retrieve']['p50_ms']:.0f} / "
-                 f"{s['parts']['retrieve']['p95_ms']:.0f} | {gate} | {s['quality']['evidence_found']:.0%} |")
-    for s in r.get("million", []):
-        g = s["gate_on"]
-        gate = (f"{g['retrieve']['p50_ms']:.0f} / {g['retrieve']['p95_ms']:.0f} ms" if "retrieve" in g
-                else f"not run ({g.get('skipped', 'gate off')})")
-        L += ["", f"## FAISS {s['index_type'].upper()} at {s['n']:,} chunks, end to end", "",
-              f"{s['archive_documents']:,} archive documents ({s['archive_chunks']:,} chunks, real vectors) plus "
-              f"{s['filler_documents']:,} filler articles recombined from {s['pool_sentences']:,} archive sentences "
-              f"(eval/archive_scale.py): {s['chunks']:,} chunks, {s['sentences']:,} sentences, {s['vocabulary']:,} BM25 terms.",
-              "", "| step | value |", "|---|---|",
-              f"| corpus (chunking, injected vectors) | {s['corpus_s']:.0f} s |",
-              f"| IVF build / BM25 build / commit | {s['dense_s']:.0f} / {s['bm25_s']:.0f} / {s['save_s']:.0f} s |",
-              f"| open (`load_folder`) / first question | {s['open_s']:.1f} / {s['first_retrieve_s']:.1f} s |",
-              f"| RSS: build / opened and queried / peak | {s['build_rss_mb']:,.0f} / {s['rss_mb']:,.0f} / "
-              f"{s['peak_rss_mb']:,.0f} MB |",
-              f"| disk (committed version) | {s['disk_mb']:,.0f} MB: " + ", ".join(
-                  f"{k} {_mb(v)}" for k, v in s["files_mb"].items()) + " |",
-              f"| ANN recall@10 vs exact | {s['recall_at_10']:.3f} |",
-              f"| `RAG.retrieve` gate off, p50 / p95 | {s['parts']['retrieve']['p50_ms']:.0f} / "
-              f"{s['parts']['retrieve']['p95_ms']:.0f} ms |",
-              f"| `RAG.retrieve` gate on, p50 / p95 | {gate} |",
-              f"| evidence in passages / right document among them | {s['quality']['evidence_found']:.0%} / "
-              f"{s['quality']['doc_hit']:.0%} |",
-              f"| every number of every article (`Index.numbers`, first use) | {s['numbers_s']:.1f} s |",
-              f"| a name not in the vocabulary (fuzzy lookup over all terms) | {s['fuzzy_name_ms']:.0f} ms |"]
-    L += ["", f"Sources: {LICENCES['doj']}; Wikipedia: {LICENCES['wikipedia']}. Questions: eval/archive_questions.jsonl "
-          "(one evidence sentence each). RSS is this process's; disk counts the committed version and, in brackets, "
-          "the folder with the previous version kept by the commit.", ""]
+        L += [_scale_row(s) for s in r["million"]]
+        for s in r["million"]:
+            L += _scale_section(s)
+    L += ["", f"Sources: {LICENCES['doj']}; Wikipedia: {LICENCES['wikipedia']}. Questions: "
+          "eval/archive_questions.jsonl (one evidence sentence each). RSS is this process's; disk counts the "
+          "committed version and, in brackets, the folder with the previous version kept by the commit.", ""]
     return "\n".join(L)
 
 
@@ -251,7 +262,8 @@ def _plain(obj):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eval.archive", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--news", default=None, help="folder with the two JSON-lines files (default ../shared/datasets/news)")
+    ap.add_argument("--news", default=None,
+                    help="folder with the two JSON-lines files (default ../shared/datasets/news)")
     ap.add_argument("--limit-docs", type=int, default=0, help="a slice: the questions' documents and others to N")
     ap.add_argument("--questions", type=int, default=30,
                     help="N questions of each set, at an even stride (default 30: all of the archive's; 0: all)")
@@ -304,11 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     def run(key: str, docs: list, index_dir: Path, questions: list[dict]) -> object:
         config = base.replace(corpus_dir=empty, index_dir=index_dir, gate=gate, generator=generator)
         bot, b = build(key, docs, config, embedder, args.batch_docs)
-        print(f"[{key}] {b.documents:,} documents, {b.chunks:,} chunks in {b.build_s:.0f} s "
-              f"(embedding {b.texts_embedded:,} texts {b.embed_s:.0f} s), {b.chunks_per_s:.1f} chunks/s, {b.version_mb:.1f} MB")
+        print(f"[{key}] {b.documents:,} documents, {b.chunks:,} chunks in {b.build_s:.0f} s (embedding "
+              f"{b.texts_embedded:,} texts {b.embed_s:.0f} s), {b.chunks_per_s:.1f} chunks/s, {b.version_mb:.1f} MB")
         m = measure(bot, questions, report.get("unit"), not args.no_answers, generator)
-        print(f"[{key}] retrieve p50 {m['parts']['retrieve'].p50_ms:.0f} ms, p95 {m['parts']['retrieve'].p95_ms:.0f} ms"
-              + (f"; answer p50 {m['answers']['p50_s']:.1f} s, p95 {m['answers']['p95_s']:.1f} s" if "answers" in m else ""))
+        t, a = m["parts"]["retrieve"], m.get("answers")
+        print(f"[{key}] retrieve p50 {t.p50_ms:.0f} ms, p95 {t.p95_ms:.0f} ms"
+              + (f"; answer p50 {a['p50_s']:.1f} s, p95 {a['p95_s']:.1f} s" if a else ""))
         report[key] = {"build": b, "measure": m}
         return bot
 
