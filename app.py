@@ -164,15 +164,19 @@ def sources_html(answer: Answer, turn: int, docs: dict | None = None) -> str:
 
 
 def debug_html(answer: Answer) -> str:
+    gate = answer.signals.get("gate") or []
     rows = "".join(
-        f"<tr><td>[{int(p.n)}]</td><td>{p.score:.2f}</td><td>{esc(p.doc.id)}</td>"
-        f"<td>{esc(' '.join(p.text.split()))}</td></tr>" for p in answer.passages)
+        f"<tr><td>[{int(p.n)}]</td><td>{p.score:.2f}</td><td>{gate[i]:.2f}</td><td>{esc(p.doc.id)}</td>"
+        f"<td>{esc(' '.join(p.text.split()))}</td></tr>" if i < len(gate) else
+        f"<tr><td>[{int(p.n)}]</td><td>{p.score:.2f}</td><td>–</td><td>{esc(p.doc.id)}</td>"
+        f"<td>{esc(' '.join(p.text.split()))}</td></tr>" for i, p in enumerate(answer.passages))
     t = answer.timings
     return (f"<p><b>Standalone question:</b> <span class='standalone'>{esc(answer.standalone_question)}</span><br>"
+            f"<b>Confidence:</b> P(right) {answer.confidence:.2f}, threshold {answer.threshold:.2f}<br>"
             f"<b>Verdict:</b> {esc(answer.verdict)}<br><b>Model said:</b> {esc(answer.raw)}<br>"
             f"<b>Timings:</b> first token {t.first_token:.2f}s, total {t.total:.2f}s (retrieve {t.retrieve * 1000:.0f} ms, "
             f"prompt {t.prompt_eval:.2f}s, writing {t.generate:.2f}s); {answer.prompt_tokens} prompt tokens</p>"
-            f"<table><tr><th>n</th><th>score</th><th>article</th><th>passage</th></tr>{rows}</table>")
+            f"<table><tr><th>n</th><th>score</th><th>gate</th><th>article</th><th>passage</th></tr>{rows}</table>")
 
 
 def citation_dict(c: Citation) -> dict:
@@ -327,7 +331,8 @@ def build_app(bot: RAG, slots: Slots | None = None) -> gr.Blocks:
             raise error(exc) from None
         return {"answer": answer.text, "abstained": answer.abstained,
                 "citations": [citation_dict(c) for c in answer.citations],
-                "standalone_question": answer.standalone_question, "seconds": round(answer.timings.total, 3)}
+                "standalone_question": answer.standalone_question, "confidence": round(answer.confidence, 4),
+                "seconds": round(answer.timings.total, 3)}
 
     def add_files(files, progress=gr.Progress()):
         files = files or []

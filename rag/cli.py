@@ -131,7 +131,8 @@ def cmd_ask(args) -> int:
         for p in answer.passages[:3]:
             print(f"  - {p.doc.outlet}, {p.doc.published}: “{' '.join(p.text.split())[:160]}”")
     t = answer.timings
-    print(f"\n({t.total:.1f}s; first token {t.first_token:.1f}s; {answer.verdict})", file=sys.stderr)
+    print(f"\n({t.total:.1f}s; first token {t.first_token:.1f}s; P(right) {answer.confidence:.2f}; {answer.verdict})",
+          file=sys.stderr)
     return 0
 
 

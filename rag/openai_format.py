@@ -185,7 +185,8 @@ def citation_json(c: Citation) -> dict:
 def extra(answer: Answer, req: ChatRequest) -> dict:
     """The "rag" field: the citations as data, the decline flag, and how the question was read."""
     return {"declined": answer.abstained, "citations": [citation_json(c) for c in answer.citations],
-            "standalone_question": answer.standalone_question, "verdict": answer.verdict, "notes": req.notes}
+            "standalone_question": answer.standalone_question, "verdict": answer.verdict,
+            "confidence": round(answer.confidence, 4), "threshold": round(answer.threshold, 4), "notes": req.notes}
 
 
 def usage(answer: Answer) -> dict:
