@@ -24,6 +24,7 @@ from eval import metrics
 from eval.run import RESULTS, Runner, load_items, operate, resolve_set, score
 from rag.config import RULE_FAMILIES, Config
 from rag.gate.calibrate import Signals, risk_coverage
+from rag.retrieve import oldest_first
 
 DEV_SETS = ["questions", "squad-dev", "rhine-dev", "temporal-dev"]
 
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             bot.config = bot.config.replace(as_of=item.get("as_of") or "")  # the day it is asked on
             answer = bot.ask(item["question"], [tuple(t) for t in item.get("history") or []])
             found, absent = bot._retrieve(answer.standalone_question, dataclasses.replace(answer.timings),
-                                          bot.config, bot.index)  # the same passages, read again
+                                          bot.config, bot.index)  # the same passages, read again,
+            found = oldest_first(found)  # numbered as the model read them
             for vname, rules in variants().items():
                 rows[vname].append(judge(bot, item, qs.scoring, rules, answer, found, absent, decision,
                                          bot.config.replace(rules=",".join(rules) or "none")))

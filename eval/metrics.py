@@ -219,7 +219,7 @@ def summarize(rows: list[dict]) -> dict:
         "abstention": abstention(rows),
         "citations": citation_quality(rows),
         "retrieval": {"recall@1": recall_at(ranks, 1), "recall@2": recall_at(ranks, 2),
-                      "recall@4": recall_at(ranks, 4), "recall@all": recall_at(ranks, 99), "mrr": mrr(ranks)},
+                      "recall@3": recall_at(ranks, 3), "recall@4": recall_at(ranks, 4), "recall@all": recall_at(ranks, 99), "mrr": mrr(ranks)},
         "latency": {"p50": percentile(latency, 50), "p95": percentile(latency, 95),
                     "first_token_p50": percentile(ttft, 50), "first_token_p95": percentile(ttft, 95)},
         "tokens": {"prompt_mean": _mean([r.get("prompt_tokens", 0) for r in rows if "prompt_tokens" in r]),

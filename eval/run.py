@@ -388,20 +388,21 @@ def table(runs: list[dict], by_set: bool, units: dict | None = None) -> list[str
     (eval/unit.py) when `units` holds the unit of each generator, measured in the same run."""
     u = " (unit)" if units else ""
     if all(r["retrieval_only"] for r in runs):
-        head = ["set" if by_set else "config", "questions", "answerable", "recall@1", "recall@2", "recall@4", "MRR",
-                "retrieve p50 ms", "p95 ms"]
+        head = ["set" if by_set else "config", "questions", "answerable", "recall@1", "recall@2", "recall@3", "recall@4",
+                "MRR", "retrieve p50 ms", "p95 ms"]
         rows = [[r["name"], str(s["questions"]), str(s["answerable"]), _pct(s["retrieval"]["recall@1"]),
-                 _pct(s["retrieval"]["recall@2"]), _pct(s["retrieval"]["recall@4"]), f"{s['retrieval']['mrr']:.3f}",
+                 _pct(s["retrieval"]["recall@2"]), _pct(s["retrieval"]["recall@3"]), _pct(s["retrieval"]["recall@4"]),
+                 f"{s['retrieval']['mrr']:.3f}",
                  f"{s['latency']['retrieve_p50'] * 1000:.0f}", f"{s['latency']['retrieve_p95'] * 1000:.0f}"]
                 for r in runs for s in [r["summary"]]]
     elif by_set:
         head = ["set", "questions", "answerable right", "declined right", "citation support", "SQuAD EM", "SQuAD F1",
-                "evidence recall@1/@4", "AURC", "coverage @5% / @10% risk", "stale", "declined early",
+                "evidence shown", "AURC", "coverage @5% / @10% risk", "stale", "declined early",
                 "second look (rescued)", f"p50 s{u}", f"p95 s{u}", f"first token p50 s{u}"]
         rows = [[r["name"], f"{s['questions']} ({s['questions'] - s['answerable']} unanswerable)",
                  _pct(s["accuracy"]), _pct(s["declined_correctly"]), _pct(s["citation_support"]),
                  _pct(s["squad"]["em"]) if "squad" in s else "–", _pct(s["squad"]["f1"]) if "squad" in s else "–",
-                 f"{_pct(s['retrieval']['recall@1'])} / {_pct(s['retrieval']['recall@4'])}",
+                 _pct(s["retrieval"]["recall@4"]),
                  f"{s['risk_coverage']['aurc']:.3f}" if "risk_coverage" in s else "–",
                  (f"{_pct(s['risk_coverage']['coverage@5%'])} / {_pct(s['risk_coverage']['coverage@10%'])}"
                   if "risk_coverage" in s else "–"),

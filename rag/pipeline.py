@@ -113,7 +113,8 @@ class RAG:
         return check_question(question, self.config.max_question_chars)
 
     def retrieve(self, question: str, history: Sequence[tuple[str, str]] | None = None) -> Retrieval:
-        """Retrieval only (no generation): the passages a question would be answered from."""
+        """Retrieval only (no generation): the passages a question would be answered from, best first
+        (an answer shows them to the model by date instead)."""
         q = self.check_question(question)
         standalone = rewrite(q, clean_history(history))
         return self._retrieve(standalone, Timings(), self.config, self._current_index())[0]
@@ -150,6 +151,7 @@ class RAG:
             yield self._retrieve(f"{history[-1][0]} {q}", Timings(), config, index, gate=False)[0]
         standalone = self._rewrite(q, history, gen, config, timings)
         found, absent = self._retrieve(standalone, timings, config, index)
+        found = oldest_first(found)  # as the model reads them: by date, the newest next to the question
         if evidence:
             yield found
         answer = Answer(text="", citations=[], abstained=True, question=q, standalone_question=standalone,
@@ -205,7 +207,7 @@ class RAG:
         found, absent = keep_to_question(index, found, qc.constraints(standalone), c.passages)
         if gate:
             found = gate_scores(found, standalone, gate)
-        return oldest_first(found), absent
+        return found, absent
 
     def scope(self, question: str, index: Index) -> when.Scope:
         """The period a question asks about, read against `as_of`; an event ("since the summit") is
