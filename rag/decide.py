@@ -150,7 +150,10 @@ def dated(text: str, cited: list[Passage], question: str) -> str:
 def _worth_second_look(found: Retrieval, config: Config, decision: Decision | None, signals: Signals) -> bool:
     """A second look is taken when a passage answers the question as far as the gate can tell (its
     P(right) before generating reaches the answer threshold), or, without a gate, when retrieval
-    matched the question well."""
+    matched the question well. With max_risk 1 (nothing declined on purpose: the eval and the
+    calibration) it is always taken, so that every question shows what it would give."""
+    if config.max_risk >= 1.0:
+        return True
     if decision is not None and found.gate:
         _, t_after = decision.thresholds(config.max_risk, config.early_decline_loss)
         return decision.p_before(signals) >= t_after

@@ -44,8 +44,10 @@ class ModelSpec:
 
 
 # The answer gate trained by `python -m rag.gate.train` (weights, settings, calibrated decision).
-GATE_SHA256 = ""
-GATE_FILES: tuple[tuple[str, str], ...] = ()
+GATE_SHA256 = "83a9e547e6482d7174c538f11aeda90a6c6fcb2f62d3ae0e4e6ec0fcd1e5fe85"
+GATE_FILES: tuple[tuple[str, str], ...] = (
+    ("gate.json", "60f4d88bd78d9e8bc0ae1d091c6af26a0f8dc236d787b2aea63f1e9d0cae74e7"),
+)
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
