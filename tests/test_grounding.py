@@ -63,6 +63,19 @@ def test_a_right_year_answer_stands_and_a_wrong_citation_moves_to_the_passage_wi
     assert v.ok and v.cited == (2,)
 
 
+@pytest.mark.parametrize("rules", ["all", "none"])
+def test_a_citation_moves_to_the_passage_of_the_same_article_that_holds_the_answers_words(rules):
+    """Both passages are from one article, so every name is in the cited article; the answer's own
+    words are only in passage 1, so the citation moves there, whatever rules are on."""
+    trip = doc("trip", "In late May, Ivo Lund, who heads the state fund, traveled to Port Velden, a harbor city. "
+                       "Officials said Ivo Lund has played a starring role in the talks with the envoys.")
+    ps = [passage(1, trip, trip.text.split(". ")[0] + "."), passage(2, trip, trip.text.split(". ")[1])]
+    chosen = Config(rules=rules).rule_set
+    v = verify("Port Velden, a harbor city [2].", ps, "Which city did Ivo Lund fly to in late May?", chosen)
+    assert v.ok and v.cited == (1,), v
+    assert verify("Port Velden [1].", ps, "Which city did Ivo Lund fly to in late May?", chosen).cited == (1,)
+
+
 def test_a_qualifier_must_hold_mens_is_not_womens():
     ps = [passage(1, MEN_2018, MEN_2018.text)]
     v = verify("Tom Ruiz won the title [1].", ps, "Who won the women's singles title at the Harbour Open in 2018?")

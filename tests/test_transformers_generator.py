@@ -11,7 +11,7 @@ import pytest
 
 from .conftest import SHARED_CACHE
 
-CASES = [  # invented passages; the tiny model's greedy answers to these agree with llama.cpp's
+CASES = [  # invented passages
     ("[1] The town council of Zorvik approved 1, 200 solar panels for public buildings on Monday.\n"
      "[2] Mayor Ilse Marek said the panels would cut the town's power bills by a third.",
      "How many solar panels did the Zorvik council approve?"),
@@ -23,6 +23,7 @@ CASES = [  # invented passages; the tiny model's greedy answers to these agree w
      "When did the Velmar library reopen?"),
 ]
 AGREE_TOKENS = 10
+TIE = 0.5  # nats: how far below the best token a quantized model's choice may fall
 
 
 def _messages(passages: str, question: str) -> list[dict]:
@@ -57,15 +58,43 @@ def _answer(gen, messages, max_tokens=24):
     return "".join(gen.stream(messages, max_tokens, usage)), usage
 
 
+def _log_probs_along(gen, messages, tokens: list[int]):
+    """The transformers model's log-probabilities, teacher-forced along `tokens`: for each step, the
+    chosen token's log-probability and the best one's (the first step without the refusal marker)."""
+    import torch
+
+    from rag.prompt import REFUSAL_MARKER
+
+    model, tok = gen.model, gen.tokenizer
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                  return_dict=True)["input_ids"]
+    marker = tok.encode(REFUSAL_MARKER, add_special_tokens=False)[:1]
+    with torch.inference_mode():
+        logits = model(input_ids=torch.cat([ids, torch.tensor([tokens])], dim=1)).logits[0].float()
+    steps = logits[ids.shape[1] - 1: ids.shape[1] - 1 + len(tokens)].clone()
+    steps[0, marker] = -float("inf")
+    logp = torch.log_softmax(steps, dim=-1)
+    return [(float(logp[i, t]), float(logp[i].max())) for i, t in enumerate(tokens)]
+
+
 @pytest.mark.real
 @pytest.mark.parametrize("passages, question", CASES)
 def test_transformers_and_llama_cpp_write_the_same_greedy_answer(hf_tiny, llama_tiny, passages, question):
+    """Both back-ends decode greedily from the same chat template. llama.cpp runs the quantized GGUF, so
+    where two tokens are nearly tied it may take the other one: at every step of llama.cpp's answer,
+    its token must be the transformers model's best or within TIE nats of it (a sampling, template or
+    penalty bug lands tokens far below the best), and the answers agree token for token up to the
+    first such tie."""
     messages = _messages(passages, question)
     ours, ours_usage = _answer(hf_tiny, messages)
     theirs, theirs_usage = _answer(llama_tiny, messages)
     tok = hf_tiny.tokenizer
     a, b = tok.encode(ours, add_special_tokens=False), tok.encode(theirs, add_special_tokens=False)
-    assert a[:AGREE_TOKENS] == b[:AGREE_TOKENS], (ours, theirs)
+    steps = _log_probs_along(hf_tiny, messages, b[:AGREE_TOKENS])
+    gaps = [best - chosen for chosen, best in steps]
+    assert max(gaps) < TIE, (ours, theirs, gaps)
+    first_tie = next((i for i, g in enumerate(gaps) if g > 1e-4), len(gaps))
+    assert a[:first_tie] == b[:first_tie], (ours, theirs, gaps)
     assert not ours.strip().upper().startswith("NOT")  # the calibrated gate, as in llama.cpp
     assert abs(ours_usage.refusal_prob - theirs_usage.refusal_prob) < 0.05, (ours_usage, theirs_usage)
     assert ours_usage.prompt_tokens == theirs_usage.prompt_tokens  # same chat template, same tokens
@@ -78,7 +107,7 @@ def test_decoding_is_greedy_whatever_the_model_files_ask_for(hf_tiny):
     the streamed answer is the argmax at every step."""
     import torch
 
-    from rag.models import REFUSAL_MARKER
+    from rag.prompt import REFUSAL_MARKER
 
     passages, question = CASES[0]
     messages = _messages(passages, question)
