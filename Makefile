@@ -15,7 +15,7 @@ INSTALLED := $(VENV)/.installed
 MODELS    := $(VENV)/.models
 BROWSER   := $(VENV)/.browser
 
-.PHONY: chat test test-fast eval eval-retrieval eval-ablations bench index models setup browser clean
+.PHONY: chat test test-fast eval eval-retrieval eval-ablations calibrate ablate train-gate bench index models setup browser clean
 
 chat: index
 	$(BIN)/python app.py
@@ -35,6 +35,17 @@ eval-retrieval: index
 
 eval-ablations: index
 	$(BIN)/python -m eval --ablations
+
+# The answer gate: fit its calibrated decision (~45 min), then ablate the grounding rules on top of it
+# (~40 min); training the gate itself takes hours on 2 cores (rag/gate/weights/README.md)
+calibrate: index
+	$(BIN)/python -m eval.calibrate $(CALIBRATE_ARGS)
+
+ablate: index
+	$(BIN)/python -m eval.ablate $(ABLATE_ARGS)
+
+train-gate: $(INSTALLED)
+	$(BIN)/python -m rag.gate.train $(TRAIN_ARGS)
 
 bench: index
 	$(PIP) install --quiet -e '.[dev,milvus,bench]'

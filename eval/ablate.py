@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config()
     runner = Runner(Path(tempfile.mkdtemp(prefix="rag-ablate-")))
     table: dict[str, dict[str, dict]] = {}
+    compact: dict[str, dict[str, list]] = {}  # every variant's rows, to choose max_risk and rules offline
     for name in [n.strip() for n in args.sets.split(",") if n.strip()]:
         try:
             qs = resolve_set(name)
@@ -103,16 +104,28 @@ def main(argv: list[str] | None = None) -> int:
         t_early, t_after = decision.thresholds(config.max_risk, config.early_decline_loss)
         table[name] = {}
         for vname, rs in rows.items():
-            op = [operate(r, t_early, t_after) for r in rs]
-            s = metrics.summarize(op)
-            given = [r for r in rs if not r["abstained"]]
-            rc = risk_coverage([r["p_after"] for r in given], [int(r["correct"]) for r in given], total=len(rs))
-            table[name][vname] = {"answerable_right": s["accuracy"], "declined_right": s["declined_correctly"],
-                                  "overall": s["overall"], "aurc": rc["aurc"], "coverage@5%": rc["coverage@5%"],
-                                  "coverage@10%": rc["coverage@10%"], "questions": len(rs)}
+            table[name][vname] = summary(rs, t_early, t_after)
+        for vname in ("all rules", "no rules (gate alone)"):  # the same answers, the decision off
+            table[name][NO_DECISION[vname]] = summary(rows[vname], 0.0, 0.0)
         print(json.dumps(table[name], indent=1))
+        keep = ("id", "answerable", "abstained", "correct", "p_before", "p_after", "verdict")
+        compact[name] = {v: [{k: r.get(k) for k in keep} for r in rs] for v, rs in rows.items()}
         write(table, args.out, config)
+        (RESULTS / f"{args.out}-rows.json").write_text(json.dumps(compact))
     return 0
+
+
+NO_DECISION = {"all rules": "all rules, no gate decision", "no rules (gate alone)": "no rules, no decision (the model alone)"}
+
+
+def summary(rs: list[dict], t_early: float, t_after: float) -> dict:
+    """One variant on one set: the rows as the decision leaves them, and the risk-coverage of P(right)."""
+    s = metrics.summarize([operate(r, t_early, t_after) for r in rs])
+    given = [r for r in rs if not r["abstained"]]
+    rc = risk_coverage([r["p_after"] for r in given], [int(r["correct"]) for r in given], total=len(rs))
+    return {"answerable_right": s["accuracy"], "declined_right": s["declined_correctly"], "overall": s["overall"],
+            "aurc": rc["aurc"], "coverage@5%": rc["coverage@5%"], "coverage@10%": rc["coverage@10%"],
+            "questions": len(rs), "answerable": sum(1 for r in rs if r["answerable"])}
 
 
 def write(table: dict, out: str, config: Config) -> None:
@@ -122,11 +135,12 @@ def write(table: dict, out: str, config: Config) -> None:
              "Each set: answerable right / declined right (overall right), AURC of the calibrated P(right), "
              "coverage at 5% risk. The same answers for every variant (eval/ablate.py).", ""]
     names = list(table)
-    lines += ["| variant | " + " | ".join(names) + " | mean overall |", "|---|" + "---|" * (len(names) + 1)]
-    for v in variants():
+    lines += ["| variant | " + " | ".join(names) + " | mean overall (dev sets) |", "|---|" + "---|" * (len(names) + 1)]
+    for v in list(variants()) + list(NO_DECISION.values()):
         cells = [f"{t[v]['answerable_right']:.0%} / {t[v]['declined_right']:.0%} ({t[v]['overall']:.0%}), "
                  f"AURC {t[v]['aurc']:.3f}, cov@5% {t[v]['coverage@5%']:.0%}" for t in table.values()]
-        mean = sum(t[v]["overall"] for t in table.values()) / len(table)
+        dev = [t for n, t in table.items() if n in DEV_SETS] or list(table.values())
+        mean = sum(t[v]["overall"] for t in dev) / len(dev)
         lines.append(f"| {v} | " + " | ".join(cells) + f" | {mean:.1%} |")
     (RESULTS / f"{out}.md").write_text("\n".join(lines) + "\n")
 

@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 from eval.external import squad as squad_sets
@@ -75,17 +76,38 @@ def collect(runner: Runner, config: Config, sets, limit: int = 0, progress: bool
     return rows
 
 
-def fit(rows: list[dict], after_names=AFTER) -> Decision:
-    """The two models, fitted on the rows (before: every row; after: the rows with an answer)."""
+FOLDS = 5
+
+
+def fit(rows: list[dict], after_names=AFTER, folds: int = FOLDS) -> Decision:
+    """The two models, fitted on the rows (before: every row; after: the rows with an answer).
+
+    The rows kept for thresholds carry out-of-fold probabilities: each row is scored by the models
+    fitted on the other folds (folds by question set and id, so a question never scores itself), and a
+    threshold for max_risk is not chosen on the very points the models were fitted to."""
+    decision = _fit(rows, after_names)
+    oof: list[tuple[float, float, int]] = [(0.0, -1.0, 0)] * len(rows)
+    fold_of = [zlib.crc32(f"{r['set']}/{r['id']}".encode()) % folds for r in rows]
+    for k in range(folds):
+        train = [r for r, f in zip(rows, fold_of) if f != k]
+        if sum(r["right"] for r in train) < 2 or sum(1 - r["right"] for r in train) < 2:
+            continue
+        d = _fit(train, after_names)
+        for i, (r, f) in enumerate(zip(rows, fold_of)):
+            if f == k:
+                s = Signals(**r["signals"])
+                oof[i] = (round(d.p_before(s), 5), round(d.p_after(s), 5) if r["given"] else -1.0, int(r["right"]))
+    decision.rows = oof
+    return decision
+
+
+def _fit(rows: list[dict], after_names) -> Decision:
     sig = [Signals(**r["signals"]) for r in rows]
     before = Calibrator.fit([features(s, BEFORE) for s in sig], [int(r["right"]) for r in rows], BEFORE)
     given = [(s, r) for s, r in zip(sig, rows) if r["given"]]
     after = Calibrator.fit([features(s, after_names) for s, _ in given], [int(r["right"]) for _, r in given],
                            after_names)
-    decision = Decision(before, after)
-    decision.rows = [(round(decision.p_before(s), 5), round(decision.p_after(s), 5) if r["given"] else -1.0,
-                      int(r["right"])) for s, r in zip(sig, rows)]
-    return decision
+    return Decision(before, after)
 
 
 def main(argv: list[str] | None = None) -> int:

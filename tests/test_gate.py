@@ -124,3 +124,28 @@ def test_risk_coverage_and_thresholds_by_risk():
 def test_features_are_finite_for_any_signals():
     for s in (Signals(), Signals(gate=[1.0], cited_gate=1.0, refusal_prob=0.0, answer_logprob=-50.0)):
         assert all(math.isfinite(x) for x in features(s, AFTER)) and len(features(s, BEFORE)) == len(BEFORE)
+
+
+def test_the_fitted_decision_keeps_out_of_fold_probabilities_for_its_thresholds():
+    """eval.calibrate.fit: each kept row is scored by models that never saw it, so a row's stored
+    probability differs from the final model's, and a clean separation still yields a usable threshold."""
+    import random
+
+    from eval.calibrate import fit
+
+    rng = random.Random(7)
+    rows = []
+    for i in range(120):
+        right = i % 3 != 0
+        top = rng.uniform(0.6, 0.99) if right else rng.uniform(0.01, 0.5)
+        sig = Signals(gate=[top, top / 2], relevance=rng.random(), cited_gate=top, span_agree=float(right),
+                      refusal_prob=0.1, answer_logprob=-0.5)
+        rows.append({"set": "s", "id": str(i), "answerable": right, "given": True, "right": right,
+                     "signals": sig.to_dict()})
+    d = fit(rows)
+    in_sample = [round(d.p_after(Signals(**r["signals"])), 5) for r in rows]
+    assert len(d.rows) == len(rows) and [pa for _, pa, _ in d.rows] != in_sample
+    assert all(0.0 <= pb <= 1.0 and 0.0 <= pa <= 1.0 for pb, pa, _ in d.rows)
+    _, t_after = d.thresholds(0.05, 0.0)
+    kept = [r for _, pa, r in d.rows if pa >= t_after]
+    assert kept and sum(1 - r for r in kept) / len(kept) <= 0.05
