@@ -47,6 +47,7 @@ class ModelSpec:
 GATE_SHA256 = "83a9e547e6482d7174c538f11aeda90a6c6fcb2f62d3ae0e4e6ec0fcd1e5fe85"
 GATE_FILES: tuple[tuple[str, str], ...] = (
     ("gate.json", "60f4d88bd78d9e8bc0ae1d091c6af26a0f8dc236d787b2aea63f1e9d0cae74e7"),
+    ("calibration.json", "60a132bfbdd44daef0073529d1ac4f578927b0b25df1b96c8105f3442996714b"),
 )
 
 REGISTRY: dict[str, ModelSpec] = {
