@@ -73,9 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default=",".join(DEV_SETS))
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--out", default="ablation-rules")
+    ap.add_argument("--from-rows", action="store_true",
+                    help="re-judge the rows a previous run saved (<out>-rows.json) at the configured max_risk")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     config = Config()
+    if args.from_rows:
+        return report(json.loads((RESULTS / f"{args.out}-rows.json").read_text()), args.out, config)
     runner = Runner(Path(tempfile.mkdtemp(prefix="rag-ablate-")))
     table: dict[str, dict[str, dict]] = {}
     compact: dict[str, dict[str, list]] = {}  # every variant's rows, to choose max_risk and rules offline
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         for vname in ("all rules", "no rules (gate alone)"):  # the same answers, the decision off
             table[name][NO_DECISION[vname]] = summary(rows[vname], 0.0, 0.0)
         print(json.dumps(table[name], indent=1))
-        keep = ("id", "answerable", "abstained", "correct", "p_before", "p_after", "verdict")
+        keep = ("id", "kind", "answerable", "abstained", "correct", "p_before", "p_after", "verdict")
         compact[name] = {v: [{k: r.get(k) for k in keep} for r in rs] for v, rs in rows.items()}
         write(table, args.out, config)
         (RESULTS / f"{args.out}-rows.json").write_text(json.dumps(compact))
@@ -126,6 +130,57 @@ def summary(rs: list[dict], t_early: float, t_after: float) -> dict:
     return {"answerable_right": s["accuracy"], "declined_right": s["declined_correctly"], "overall": s["overall"],
             "aurc": rc["aurc"], "coverage@5%": rc["coverage@5%"], "coverage@10%": rc["coverage@10%"],
             "questions": len(rs), "answerable": sum(1 for r in rs if r["answerable"])}
+
+
+def report(compact: dict, out: str, config: Config) -> int:
+    """The tables and the risk-coverage chart from saved rows, with today's thresholds."""
+    from rag.gate import AnswerGate
+
+    decision = AnswerGate(config.gate, config.cache_dir).decision(config.generator)
+    t_early, t_after = decision.thresholds(config.max_risk, config.early_decline_loss)
+    filled = {name: {v: [{"early_seconds": 0.0, "first_token": 0.0, "seconds": 0.0, "citations": [], "kind": "", **r}
+                         for r in rs] for v, rs in by_variant.items()} for name, by_variant in compact.items()}
+    table = {}
+    for name, rows in filled.items():
+        table[name] = {v: summary(rs, t_early, t_after) for v, rs in rows.items()}
+        for v in NO_DECISION:
+            table[name][NO_DECISION[v]] = summary(rows[v], 0.0, 0.0)
+    write(table, out, config)
+    chosen = variant_of(config.rule_set)
+    curves = {}
+    for name, rows in filled.items():
+        given = [r for r in rows[chosen] if not r["abstained"]]
+        curves[name] = risk_coverage([r["p_after"] for r in given], [int(r["correct"]) for r in given],
+                                     total=len(rows[chosen]))
+    print(f"wrote {RESULTS / (out + '.md')} and {risk_png(curves, chosen, RESULTS / (out + '-risk.png'))}")
+    return 0
+
+
+def variant_of(rules: frozenset) -> str:
+    """The variant name of a rule set (the configured one, for the chart)."""
+    return next((v for v, r in variants().items() if r == rules), "all rules")
+
+
+def risk_png(curves: dict[str, dict], variant: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, rc in curves.items():
+        ax.plot(rc["coverage"], rc["risk"], label=f"{name} (AURC {rc['aurc']:.3f})",
+                ls="-" if name in DEV_SETS else "--")
+    for level in (0.05, 0.10):
+        ax.axhline(level, color="gray", lw=0.8, ls=":")
+    ax.set(xlabel="coverage (share of questions answered, most confident first)",
+           ylabel="risk (share of answers that are wrong)", xlim=(0, 1), ylim=(0, 0.8),
+           title=f"Risk-coverage of the calibrated P(right) ({variant}); dashed: test sets")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def write(table: dict, out: str, config: Config) -> None:

@@ -46,7 +46,8 @@ def default_cache_dir() -> Path:
 
 
 # the grounding rule families (rag/grounding/verify.py); the guard against instructions is always on
-RULE_FAMILIES = ("numbers", "names", "quotes", "terms", "roles", "kind", "constraints", "relevance")
+RULE_FAMILIES = ("numbers", "constraints")  # the families the ablation kept (eval/results/ablation-rules.md)
+REMOVED_RULES = frozenset({"names", "quotes", "terms", "roles", "kind", "relevance"})  # measured, no gain
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class Config:
     early_decline_loss: float = 0.02  # decline before generating below the P(right) that loses at most this share
     #                                   of the right answers on the calibration split; 0 = always generate
     rules: str = "all"  # grounding rule families that may veto an answer ("all", "none", or a comma list of
-    #                     numbers, names, quotes, terms, roles, kind, constraints, relevance; the guard is always on)
+    #                     numbers, constraints; the guard against instructions is always on)
 
     # --- grounding ---
     min_relevance: float = 0.30  # decline without generating when the best passage scores below this
@@ -228,7 +229,9 @@ def _check_shares(c: Config) -> None:
     from_rules = {r.strip() for r in c.rules.split(",") if r.strip()} - {"all", "none"}
     unknown = from_rules - set(RULE_FAMILIES)
     if unknown:
-        refuse("rules", c.rules, f"names unknown rule families {sorted(unknown)}; known: {', '.join(RULE_FAMILIES)}",
+        gone = sorted(unknown & REMOVED_RULES)
+        why = f" ({', '.join(gone)}: removed, the ablation showed no gain; eval/results/ablation-rules.md)" if gone else ""
+        refuse("rules", c.rules, f"names unknown rule families {sorted(unknown)}{why}; known: {', '.join(RULE_FAMILIES)}",
                'rules = "all"')
     if c.gate_candidates < 1:
         refuse("gate_candidates", c.gate_candidates, "must be at least 1", _default_fix("gate_candidates"))

@@ -20,7 +20,7 @@ from .grounding import constraints as qc
 from .grounding.conflict import conflict_note, conflict_phrase, find_conflict, measures
 from .grounding.verify import Verdict, quoted_from, verify
 from .prompt import CITE, build_extract_messages, is_refusal
-from .retrieve import Retrieval, unknown_names
+from .retrieve import Retrieval
 from .stores.index import Index
 from .text import numbers, words
 from .types import Answer, Citation, Passage
@@ -50,14 +50,9 @@ def before(index: Index, question: str, found: Retrieval, absent: list, config: 
     if "numbers" in rules and foreign:
         return (f"{DECLINE} They never mention {foreign[0]}, so I can't answer a question built on it.",
                 f"declined: the question's number {foreign[0]} is in no article", 0.0)
-    unknown = unknown_names(index, [c for c in qc.constraints(question) if c.kind == "entity"]) \
-        if "names" in rules else []
-    if unknown:
-        return (f"{DECLINE} They never mention {unknown[0]}.",
-                f"declined: the question's name {unknown[0]} is in no article", 0.0)
     if not found.passages:
         return DECLINE + " Nothing in them matches this question.", "declined: no passage found", 0.0
-    if "relevance" in rules and found.relevance < config.min_relevance:
+    if (decision is None or not found.gate) and found.relevance < config.min_relevance:  # no gate: retrieval's floor
         return (DECLINE + " Nothing in them matches this question.",
                 f"declined: best passage relevance {found.relevance:.2f} is below {config.min_relevance:.2f}", 0.0)
     return None

@@ -267,24 +267,6 @@ def _with_note(p: Passage, hard: list) -> Passage:
     return dataclasses.replace(p, note=", ".join(note)) if note else p
 
 
-def unknown_names(index: Index, names: list) -> list[str]:
-    """The question's names that no indexed article has even roughly ("Pereira" in articles that never
-    name him): such a question is declined before any generation. Roughly: the name's longest word,
-    stemmed, within a small edit distance of an index term, so "Zorvick" still finds "Zorvik"."""
-    from rapidfuzz import fuzz, process
-
-    vocab = index.store.vocabulary
-    known = outlet_terms(index)
-    out = []
-    for c in names:
-        term = stem(max(c.forms[0], key=len))
-        if term in vocab or term in known:
-            continue
-        if process.extractOne(term, tuple(vocab), scorer=fuzz.ratio, score_cutoff=70) is None:
-            out.append(c.text)
-    return out
-
-
 def rank_with_gate(found: Retrieval, question: str, gate, count: int, weight: float) -> Retrieval:
     """Re-rank the candidate passages by the answer gate's belief that each answers the question,
     mixed with retrieval's own score (`weight` is the gate's share), and keep the best `count`,

@@ -1,5 +1,5 @@
 """Grounding that holds on news the system was never tuned on: the cited passage must keep to the
-question's details (years, qualifiers, names), give each person the passage's role, be read with the
+question's details (years, qualifiers, names), hold the answer's numbers and words, be read with the
 sentence it depends on; answers keep names and dates whole; a NOT FOUND gets a second look.
 
 Every document here is invented, in the style of short news snippets from several domains, so none of
@@ -18,7 +18,6 @@ from rag import RAG
 from rag.config import Config
 from rag.grounding.constraints import constraints, missing
 from rag.grounding.guard import is_instruction
-from rag.grounding.roles import role_conflict
 from rag.types import Document, Passage
 from rag.grounding.verify import split_answer, verify
 
@@ -117,38 +116,6 @@ def test_who_first_said_is_no_ordinal_but_the_first_draft_is_and_initial_satisfi
 
 # --- who did what to whom ------------------------------------------------------------------------------
 
-GIFT = doc("gift", "At the ceremony, Omar Haddad gave Rita Moreno a silver medal. Moreno thanked the crowd.")
-DELEGATION = doc("talks", "The trade delegation, led by Ines Varga, arrived in Lisbon on Monday. "
-                          "It included deputy minister Paul Okafor.")
-
-
-def test_a_reversed_role_answer_is_declined():
-    ps = [passage(1, GIFT, GIFT.text.split(". ")[0] + ".")]
-    v = verify("Rita Moreno gave Omar Haddad a silver medal [1].", ps, "Who gave whom a medal at the ceremony?")
-    assert v.status == "failed" and "Omar Haddad" in v.reason
-    assert verify("Omar Haddad gave Rita Moreno a silver medal [1].", ps, "Who gave whom a medal at the ceremony?").ok
-
-
-def test_the_one_who_did_not_lead_is_not_named_as_leader():
-    ps = [passage(1, DELEGATION, DELEGATION.text)]
-    v = verify("Paul Okafor led the trade delegation [1].", ps, "Who led the trade delegation?")
-    assert v.status == "failed" and "Ines Varga" in v.reason
-    assert verify("Ines Varga led the trade delegation [1].", ps, "Who led the trade delegation?").ok
-    # a bare name answers "Who led ...?": the question supplies the verb
-    assert verify("Paul Okafor [1].", ps, "Who led the trade delegation?").status == "failed"
-    assert verify("Ines Varga [1].", ps, "Who led the trade delegation?").ok
-
-
-def test_words_are_not_put_in_another_mouth():
-    d = doc("call", "Anna Weiss said she would call the minister on Friday. Jonas Berg declined to comment.")
-    ps = [passage(1, d, d.text)]
-    assert role_conflict("Jonas Berg said he would call the minister.", d.text)
-    assert verify("Jonas Berg said he would call the minister on Friday [1].", ps,
-                  "What did Jonas Berg say about the call?").status == "failed"
-    assert verify("Anna Weiss said she would call the minister on Friday [1].", ps,
-                  "What did Anna Weiss say about the call?").ok
-
-
 # --- context -----------------------------------------------------------------------------------------
 
 def test_a_right_answer_whose_subject_is_in_the_previous_sentence_is_accepted():
@@ -242,12 +209,6 @@ def test_a_question_whose_year_no_passage_has_is_declined_before_generation(tmp_
     answer = bot.ask("Who won the women's singles title at the Harbour Open in 2018?")
     assert answer.abstained and gen.calls == []
     assert "2018" in answer.text and ("2019" in answer.text or "2022" in answer.text), answer.text
-
-
-def test_a_question_about_a_name_no_article_has_is_declined(tmp_path):
-    bot = _bot(tmp_path, {"a.md": OPEN_2019.text}, "Lena Brandt [1].")
-    answer = bot.ask("Who did Gustavo Pereira beat at the Harbour Open?")
-    assert answer.abstained and "Gustavo Pereira" in answer.text
 
 
 def test_a_not_found_is_rescued_by_a_second_look_at_one_passage(tmp_path):

@@ -2,7 +2,7 @@ import pytest
 
 from rag.types import Document, Passage
 from rag.grounding.conflict import find_conflict, measures
-from rag.grounding.verify import expected_kind, is_refusal, split_answer, tidy, verify
+from rag.grounding.verify import is_refusal, split_answer, tidy, verify
 
 DOC = Document("witkoff", "Witkoff To Moscow", "RFE/RL", "2025-11-26", "", (
     "In previous negotiations, Russia called for Ukraine’s military to be under 100, 000 personnel. "
@@ -66,27 +66,6 @@ def test_number_words_match_digits():
     assert verify("He met Putin 5 times [3].", P, "How many times?").ok
 
 
-def test_an_invented_name_fails_but_a_name_from_the_article_passes():
-    assert verify("Steve Witkoff met Putin five times [3].", P, "Who met Putin?").ok
-    v = verify("Jared Kushner met Putin five times [3].", P, "Who met Putin?")
-    assert v.status == "failed" and "jared" in v.reason
-
-
-def test_a_quote_is_never_pinned_on_someone_the_passage_does_not_name():
-    quote = passage(4, DOC2, "On X, he described it as “great news” and declared, “We are ready!”")
-    ps = P + [quote]
-    assert verify("Viktor Orban said, “We are ready!” [4].", ps, "What did Orban say?").ok
-    v = verify("Sergei Lavrov said, “We are ready!” [4].", ps, "What did Sergei Lavrov say after his call?")
-    assert v.status == "failed" and "does not quote Sergei Lavrov" in v.reason
-
-
-def test_quoted_words_must_be_in_the_cited_passage():
-    quote = passage(4, DOC2, "On X, he described it as “great news” and declared, “We are ready!”")
-    assert verify("Orban declared, “We are ready!” [4].", P + [quote], "What did Orban say?").ok
-    v = verify("Orban declared, “We are ready to sign the deal today” [4].", P + [quote], "What did Orban say?")
-    assert v.status == "failed" and "quoted words" in v.reason
-
-
 def test_names_from_the_question_are_allowed_even_misspelt():
     assert verify("Witkof met Putin five times [3].", P, "How often has Witkof met Putin?").ok
 
@@ -95,33 +74,11 @@ def test_a_capitalised_first_word_is_not_a_name():
     assert verify("Five times [3].", P, "How many times has Witkoff met Putin?").ok
 
 
-def test_an_answer_that_only_restates_the_question_fails():
-    v = verify("In Moscow [3].", P, "What did Witkoff do in Moscow?")
-    assert v.status == "failed" and "restates" in v.reason
-
-
-def test_content_not_in_the_passage_fails():
-    v = verify("Witkoff flew commercial and negotiated a grain corridor ceasefire [3].", P, "What did Witkoff do?")
-    assert v.status == "failed"
-
-
 @pytest.mark.parametrize("text", ["NOT FOUND", "The passages do not mention the population.", "",
                                   "I cannot determine that from the passages.", "There is no information about it."])
 def test_refusals_are_recognised(text):
     assert is_refusal(text)
     assert verify(text, P, "What is the population of Kryvyi Rih?").status == "refused"
-
-
-def test_the_answer_must_be_of_the_kind_asked_for():
-    assert expected_kind("How many times has he met Putin?") == "number"
-    assert expected_kind("When was he blacklisted?") == "time"
-    assert expected_kind("Who is Witkoff?") == ""  # a description will do
-    assert expected_kind("What is the name of the envoy Trump tapped?") == "name"
-    v = verify("The man tapped by Trump [3].", P, "What is the name of the envoy Trump tapped?")
-    assert v.status == "failed" and "name" in v.reason
-    assert verify("Steve Witkoff [3].", P, "What is the name of the envoy Trump tapped?").ok
-    v = verify("Witkoff met Putin in Moscow [3].", P, "How many times has Witkoff met Putin?")
-    assert v.status == "failed" and "number" in v.reason
 
 
 def test_sentences_keep_their_trailing_citations():

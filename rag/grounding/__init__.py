@@ -2,7 +2,6 @@
 
     verify.py       checks each answer sentence against the passage it cites; repairs citations
     constraints.py  what a question pins down (years, dates, ordinals, numbers, qualifiers, names)
-    roles.py        who did what to whom: the doer of each verb must be the passage's
     guard.py        text that talks to the assistant: never evidence, never an answer
     conflict.py     a passage of another article giving a different figure of the same kind
 """
