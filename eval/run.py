@@ -269,8 +269,11 @@ def run_config(runner: Runner, name: str, config: Config, items: list[dict], ret
         models["generator"] = bot.generator.identity()
     if bot.gate is not None:
         models["gate"] = bot.gate.identity()
-    return {"name": name, "config": config.public_dict(), "models": models, "summary": summary, "rows": rows,
-            "retrieval_only": retrieval_only, "scoring": scoring}
+    out = {"name": name, "config": config.public_dict(), "models": models, "summary": summary, "rows": rows,
+           "retrieval_only": retrieval_only, "scoring": scoring}
+    if decision is not None:  # every answer as given, so another max_risk can be judged without answering again
+        out["collected"] = collected
+    return out
 
 
 def _probabilities(decision, answer) -> dict:
