@@ -355,7 +355,7 @@ def redact(run: dict) -> dict:
     if run.get("scoring") != "squad":
         return run
     run = copy.deepcopy(run)
-    for row in run["rows"]:
+    for row in run["rows"] + run.get("collected", []):
         for key in QUOTING:
             row.pop(key, None)
         for c in row.get("citations") or []:
