@@ -18,7 +18,7 @@ from .grounding import constraints as qc
 from .grounding.guard import is_instruction
 from .stores.index import Index
 from .stores.base import Query
-from .text import STOPWORDS, content_terms, stem
+from .text import STOPWORDS, close_words, content_terms, stem
 from .types import Hit, Passage, _spelled_date as _spelled
 
 RRF_K = 60
@@ -82,10 +82,7 @@ def query_terms(index: Index, question: str) -> QueryTerms:
 
 def _fuzzy(term: str, vocab: tuple[str, ...]) -> list[str]:
     """Index terms within a small edit distance: "brandtt" -> ["brandt"]."""
-    from rapidfuzz import fuzz, process
-
-    matches = process.extract(term, vocab, scorer=fuzz.ratio, limit=3, score_cutoff=80)
-    return [m[0] for m in matches if m[0] and abs(len(m[0]) - len(term)) <= 3]
+    return [w for w in close_words(term, vocab) if w and abs(len(w) - len(term)) <= 3]
 
 
 def retrieve_chunks(index: Index, q: QueryTerms, qvec: np.ndarray | None, mode: str, fusion: str,

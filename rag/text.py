@@ -167,3 +167,18 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     while b > a and text[b - 1] in " \t*_":
         b -= 1
     return a, b
+
+
+SPELLING = 80  # rapidfuzz ratio: the one cut-off for "the same word, misspelt" ("Zorvick" ~ "Zorvik")
+
+
+def close_words(term: str, vocab, limit: int = 3, cutoff: int = SPELLING) -> list[str]:
+    """The words of `vocab` spelt like `term`, best first (retrieval's query expansion and the
+    question's constraints both use this one matcher).
+
+    >>> close_words("zorvick", ("zorvik", "harbor", "zurich"))
+    ['zorvik']
+    """
+    from rapidfuzz import fuzz, process
+
+    return [m[0] for m in process.extract(term, vocab, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff)]

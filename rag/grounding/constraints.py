@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..text import CARDINALS as _CARDINALS, MONTHS, ORDINALS, STOPWORDS, WEEKDAYS, normalize, numbers, words
+from ..text import CARDINALS as _CARDINALS, MONTHS, ORDINALS, STOPWORDS, WEEKDAYS, close_words, normalize, numbers, words
 
 MONTH_FORMS = {m: (m, m[:3]) + (("sept",) if m == "september" else ()) for m in MONTHS}
 CARDINALS = _CARDINALS[1:13]  # one .. twelve: CARDINALS[n - 1] is n
@@ -101,9 +101,7 @@ def _fuzzy_in(token: str, vocab: frozenset) -> bool:
         return True
     if len(token) < 5:
         return False
-    from rapidfuzz import fuzz, process
-
-    return process.extractOne(token, vocab, scorer=fuzz.ratio, score_cutoff=80) is not None
+    return bool(close_words(token, vocab, limit=1))
 
 
 def constraints(question: str) -> list[Constraint]:

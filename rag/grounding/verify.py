@@ -176,21 +176,9 @@ def verify(answer: str, passages: list[Passage], question: str, rules: frozenset
         bad = [n for n in citations_in(sentence) if n not in by_n]
         if bad:
             repaired.append(f"dropped citation {bad} (no such passage)")
-        problems = {n: support(plain, by_n[n], asked, rules) for n in cited}
-        good = [n for n in cited if not problems[n]]
-        if not good and len(cited) > 1 and not support(plain, [by_n[n] for n in cited], asked, rules):
-            good = cited  # a sentence that joins two passages ("600,000 [1] and 800,000 [2]")
-        if not good and not cited and "numbers" not in rules:
-            good = [passages[0].n] if passages else []  # nothing can judge support: the best passage
-        if not good:
-            # cited nothing, or cited a passage that does not support it: look for one that does
-            alternatives = [p.n for p in passages if not support(plain, p, asked, rules)]
-            if not alternatives:
-                reason = next(iter(problems.values()), "") or _why_unsupported(plain, passages, asked, rules)
-                return Verdict("failed", text, (), reason)
-            kept = [n for n in alternatives if not keeps_to_question([by_n[n]], asked, passages)]
-            good = (kept or alternatives)[:1]
-            repaired.append(f"cited [{good[0]}] for: {plain[:60]}")
+        good = _cite(plain, cited, passages, asked, rules, repaired)
+        if isinstance(good, str):
+            return Verdict("failed", text, (), good)
         closer = _holds_more(plain, good, passages, asked, rules)
         if closer:
             repaired.append(f"cited [{closer}], which holds the answer's words, for: {plain[:60]}")
@@ -219,6 +207,28 @@ def verify(answer: str, passages: list[Passage], question: str, rules: frozenset
     final = " ".join(_with_marks(complete_form(pl, [by_n[n] for n in good]), good)
                      for pl, good in out_sentences)
     return Verdict("repaired" if repaired else "verified", final, tuple(cited_order), "; ".join(repaired))
+
+
+def _cite(plain: str, cited: list[int], passages: list[Passage], asked: Asked, rules: frozenset,
+          repaired: list[str]) -> list[int] | str:
+    """The passages one answer sentence rests on: those it cites that support it, together if need
+    be, else the first shown passage that does (noted in `repaired`); or why none does."""
+    by_n = {p.n: p for p in passages}
+    problems = {n: support(plain, by_n[n], asked, rules) for n in cited}
+    good = [n for n in cited if not problems[n]]
+    if not good and len(cited) > 1 and not support(plain, [by_n[n] for n in cited], asked, rules):
+        return cited  # a sentence that joins two passages ("600,000 [1] and 800,000 [2]")
+    if not good and not cited and "numbers" not in rules:
+        return [passages[0].n] if passages else []  # nothing can judge support: the best passage
+    if good:
+        return good
+    # cited nothing, or cited a passage that does not support it: look for one that does
+    alternatives = [p.n for p in passages if not support(plain, p, asked, rules)]
+    if not alternatives:
+        return next(iter(problems.values()), "") or _why_unsupported(plain, passages, asked, rules)
+    kept = [n for n in alternatives if not keeps_to_question([by_n[n]], asked, passages)]
+    repaired.append(f"cited [{(kept or alternatives)[0]}] for: {plain[:60]}")
+    return (kept or alternatives)[:1]
 
 
 def _holds_more(plain: str, cited: list[int], passages: list[Passage], asked: Asked, rules: frozenset) -> int:
