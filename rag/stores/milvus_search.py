@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import cached_property
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
 
@@ -24,7 +24,6 @@ from .base import Candidates, Query, VectorStore
 
 if TYPE_CHECKING:
     from .index import Index
-    from .milvus_store import MilvusHome
 
 K1, B = 1.5, 0.75  # bm25s's defaults (method "lucene"), so scores match the FAISS store's
 
@@ -33,10 +32,20 @@ def row_key(doc: Document) -> str:
     return hashlib.sha256(f"{doc.id}\0{doc.sha256}".encode()).hexdigest()[:24]
 
 
+class Home(Protocol):
+    """What the search needs of its Milvus home (rag/stores/milvus_store.py: MilvusHome)."""
+
+    client: object
+
+    def col(self, kind: str) -> str: ...
+
+    def all_rows(self, collection: str, filter: str, fields: list[str]) -> list[dict]: ...
+
+
 class MilvusStore(VectorStore):
     """The VectorStore over Milvus (see the module docstring); rows are positions in Index.chunks."""
 
-    def __init__(self, home: MilvusHome, pks: list[str], terms: list[list[str]], index: Index):
+    def __init__(self, home: Home, pks: list[str], terms: list[list[str]], index: Index):
         self.home = home
         self.pks = pks
         self.row_of = {pk: i for i, pk in enumerate(pks)}
