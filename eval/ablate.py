@@ -24,7 +24,7 @@ from eval import metrics
 from eval.run import RESULTS, Runner, load_items, operate, resolve_set, score
 from rag.config import RULE_FAMILIES, Config
 from rag.gate.calibrate import Signals, risk_coverage
-from rag.retrieve import oldest_first
+from rag.recency import oldest_first
 
 DEV_SETS = ["questions", "squad-dev", "rhine-dev", "temporal-dev"]
 

@@ -23,8 +23,9 @@ from .inputs import check_question, clean_history
 from .library import AddResult, merge, read_all
 from .models import Embedder, Generator, Usage, complete, make_embedder, make_generator
 from .prompt import build_messages
-from .retrieve import (Retrieval, event_date, gate_scores, in_time, keep_to_question, oldest_first, query_terms,
-                       rank_with_gate, retrieve_chunks, select_passages)
+from .recency import TIME_POOL, event_date, hits_in_time, in_time, oldest_first, time_bound
+from .retrieve import (Retrieval, gate_scores, keep_to_question, query_terms, rank_with_gate, retrieve_chunks,
+                       select_passages)
 from .rewrite import is_followup, rewrite
 from .stores import build_index, index_stamp, open_index, rebuild, save_index, writing
 from .stores.index import Index, corpus_fingerprint
@@ -186,16 +187,23 @@ class RAG:
         """The passages for a question, ranked with the gate when there is one (and `gate`); and the
         details of the question no passage keeps to (for the constraints rule)."""
         t = time.perf_counter()
-        terms = query_terms(index, standalone)
-        qvec = self.embedder.embed([standalone], query=True)[0] if c.retrieval != "lexical" else None
-        hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight, c.top_chunks)
+        sc, today = self.scope(standalone, index), when.today(c.as_of)
+        bound = time_bound(index, sc, today)
+        content = sc.content(standalone) if bound else standalone  # the period is a filter, not words
+        terms = query_terms(index, content)
+        qvec = self.embedder.embed([content], query=True)[0] if c.retrieval != "lexical" else None
+        if bound:
+            hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight,
+                                   c.top_chunks * TIME_POOL)
+            hits = hits_in_time(index, hits, sc, today, c.recency_weight, c.top_chunks)
+        else:
+            hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight, c.top_chunks)
         timings.retrieve = time.perf_counter() - t
         t = time.perf_counter()
         gate = self._gate() if gate else None
         count = max(c.passages, c.gate_candidates)
         passages, relevance = select_passages(index, terms, qvec, hits, count, c.passage_words)
-        found = in_time(Retrieval(hits, passages, relevance), self.scope(standalone, index), when.today(c.as_of),
-                        c.recency_weight)
+        found = in_time(Retrieval(hits, passages, relevance), sc, today, c.recency_weight)
         timings.select = time.perf_counter() - t
         if gate:
             t = time.perf_counter()

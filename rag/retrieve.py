@@ -7,7 +7,6 @@ Chunk retrieval casts the net; sentence selection keeps the prompt small: the ge
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 import weakref
 from dataclasses import dataclass
@@ -285,52 +284,3 @@ def gate_scores(found: Retrieval, question: str, gate) -> Retrieval:
     for p, g in zip(todo, gate.score(question, [(p.doc.title, p.text) for p in todo]) if todo else []):
         have[(p.doc.id, p.start, p.end)] = g
     return dataclasses.replace(found, gate=tuple(have[(p.doc.id, p.start, p.end)] for p in found.passages))
-
-
-def in_time(found: Retrieval, sc, today, recency_weight: float) -> Retrieval:
-    """The candidate passages a question's time allows: none from reports published after `today`;
-    within the question's period when any candidate is; for "latest" questions, newer reports
-    first (a bonus of up to `recency_weight` to the newest)."""
-    from .when import parse_day
-
-    def day(p):
-        return parse_day(p.doc.published)
-
-    kept = [p for p in found.passages if day(p) is None or day(p) <= today]
-    if sc.dated and any(day(p) is not None and sc.holds(day(p)) for p in kept):
-        kept = [p for p in kept if day(p) is not None and sc.holds(day(p))]
-    if sc.latest and recency_weight > 0:
-        days = sorted({day(p) for p in kept if day(p) is not None})
-        if len(days) > 1:
-            rank = {d: i / (len(days) - 1) for i, d in enumerate(days)}
-            kept = [dataclasses.replace(p, score=p.score + recency_weight * rank.get(day(p), 0.5)) for p in kept]
-            kept.sort(key=lambda p: -p.score)
-    return dataclasses.replace(found, passages=[dataclasses.replace(p, n=i + 1) for i, p in enumerate(kept)])
-
-
-def oldest_first(found: Retrieval) -> Retrieval:
-    """The passages in the order the prompt shows them: by their reports' dates, newest last (next
-    to the question), undated ones first; the order of the same date is kept. Renumbered from 1."""
-    from .when import parse_day
-
-    keyed = [(parse_day(p.doc.published) or dt.date.min, i) for i, p in enumerate(found.passages)]
-    if len({k for k, _ in keyed}) < 2:
-        return found
-    order = [i for _, i in sorted(keyed)]
-    passages = [dataclasses.replace(found.passages[i], n=k + 1) for k, i in enumerate(order)]
-    gate = tuple(found.gate[i] for i in order) if found.gate else ()
-    return dataclasses.replace(found, passages=passages, gate=gate)
-
-
-def event_date(index: Index, phrase: str):
-    """The date of the report that matches an event's words best ("the harbor summit"), or None."""
-    from .when import parse_day
-
-    q = query_terms(index, phrase)
-    if not q.all_index_terms():
-        return None
-    found = index.store.search(Query(tuple(q.all_index_terms()), None, 5, dense=False))
-    if not found.rows or not found.lexical.max() > 0:
-        return None
-    best = found.rows[int(np.argmax(found.lexical))]
-    return parse_day(index.documents[index.chunks[best].doc_id].published)

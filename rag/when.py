@@ -37,8 +37,18 @@ _UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30, "months": 30,
 class Scope:
     start: dt.date | None = None  # the first day the question asks about (inclusive)
     end: dt.date | None = None  # the last day (inclusive)
-    latest: bool = False  # it asks for the newest reports ("latest", "now", "still", "so far")
-    phrase: str = ""  # the words that set the period
+    latest: bool = False  # it asks for the newest reports ("latest", "now", "still", "so far", or the present
+    #                       tense: "What is the rate?")
+    phrase: str = ""  # the calendar words that set the period ("in May 2020"; "" for an event's)
+
+    def content(self, question: str) -> str:
+        """The question without its calendar words, which a date filter reads instead: "the levy in May
+        2020" must not rank a report that says "meet again in May" first."""
+        if not self.phrase:
+            return question
+        rest = re.sub(rf"\b(?:in|on|during|of)?\s*{re.escape(self.phrase)}", " ", question, count=1, flags=re.I)
+        rest = " ".join(rest.split())
+        return rest if re.search(r"\w", rest) else question
 
     @property
     def dated(self) -> bool:
@@ -67,21 +77,21 @@ def today(as_of: str) -> dt.date:
 def scope(question: str, day: dt.date, event: Callable[[str], dt.date | None] | None = None) -> Scope:
     """The period and the latest-wish of a question asked on `day`; `event(phrase)` dates an event."""
     q = " ".join(question.split())
-    latest = bool(LATEST.search(q))
+    latest = bool(LATEST.search(q) or _PRESENT.search(q))  # "What is the rate?" asks about it now
     m = re.search(r"\b(since|after|before|until|by)\s+(.+?)(?:[?,;]|$)", q, re.I)
     if m:
         word, rest = m.group(1).lower(), m.group(2)
         found = _period(rest, day)
         point = None if found is None else (found[0] if word in ("since", "after") else found[1])
+        phrase = m.group(0).rstrip("?,; ")
         if point is None and event is not None:
-            point = event(rest)
+            point, phrase = event(rest), ""  # an event's words are what the question is about
         if point is not None:
             if word == "since":
-                return Scope(point, day, True, m.group(0).rstrip("?,; "))
+                return Scope(point, day, True, phrase)
             if word == "after":
-                return Scope(point + dt.timedelta(days=1), day, latest, m.group(0).rstrip("?,; "))
-            return Scope(None, point - dt.timedelta(days=1) if word == "before" else point, False,
-                         m.group(0).rstrip("?,; "))
+                return Scope(point + dt.timedelta(days=1), day, latest, phrase)
+            return Scope(None, point - dt.timedelta(days=1) if word == "before" else point, False, phrase)
     found = _period(q, day)
     if found is not None:
         start, end, phrase = found

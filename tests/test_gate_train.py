@@ -55,7 +55,7 @@ def test_a_few_steps_checkpoint_resume_and_export(datasets, tmp_path, monkeypatc
     gate = AnswerGate(str(export))
     scores = gate.score("How many homes did Arlo build?", [("Arlo", "The town of Arlo built 100 new homes.")] * 2)
     assert len(scores) == 2 and all(0.0 < s.prob < 1.0 for s in scores)
-    assert scores[0] == scores[1]  # the same pair, the same score
+    assert scores[0].prob == pytest.approx(scores[1].prob, abs=1e-5)  # the same pair, the same score (to rounding)
 
 
 def test_resume_refuses_a_checkpoint_of_another_run(datasets, tmp_path, monkeypatch):

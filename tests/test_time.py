@@ -3,6 +3,7 @@ latest state, and nothing published after the question's date (fast tier: fakes)
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 
@@ -137,3 +138,53 @@ def test_nothing_published_after_the_questions_date_is_used(harbor):
     bot.config = bot.config.replace(as_of="2025-10-20")
     found = bot.retrieve("How many points does the harbor plan have now?")
     assert {p.doc.published for p in found.passages} == {"2025-10-14"}
+
+
+def _rates(tmp_path, as_of: str):
+    """A running story: 35 near-identical monthly statements of a council's levy (2019-2021, one
+    each month but March 2020), the levy changing every quarter; plus a statement of that
+    March about something else."""
+    from rag.config import Config
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(exist_ok=True)
+    for i in range(36):
+        year, month = 2019 + i // 12, i % 12 + 1
+        if (year, month) == (2020, 3):
+            continue
+        level = 2 + i // 3
+        (corpus / f"levy-{year}-{month:02}.md").write_text(
+            f"---\ntitle: Council statement\noutlet: Town Record\npublished: {year}-{month:02}-15\n---\n"
+            f"The town council decided today to set its harbor levy at {level} percent. "
+            f"The council will meet again in {calendar.month_name[month % 12 + 1]}.\n")
+    (corpus / "parade.md").write_text(
+        "---\ntitle: Parade route\noutlet: Town Record\npublished: 2020-03-15\n---\n"
+        "The town council decided today on the route of the spring parade.\n")
+    config = Config(corpus_dir=corpus, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", gate="",
+                    min_relevance=0.0, as_of=as_of)
+    return RAG.load(config, embedder=HashEmbedder(), generator=ScriptedGenerator(reply))
+
+
+@pytest.mark.parametrize("question", ["What is the town council's harbor levy?",
+                                      "What is the latest harbor levy the town council has set?"])
+def test_the_newest_of_many_near_identical_reports_leads_for_the_current_state(tmp_path, question):
+    """35 statements say nearly the same words: the newest on or before the question's date must be
+    among the passages and lead, though the plain top 10 chunks rank by words alone."""
+    bot = _rates(tmp_path, "2020-08-20")
+    found = bot.retrieve(question)
+    days = [p.doc.published for p in found.passages]
+    assert max(days) == "2020-08-15" and all(d <= "2020-08-20" for d in days), days
+    ranked = sorted(found.passages, key=lambda p: -p.score)
+    assert ranked[0].doc.published == "2020-08-15" and "8 percent" in ranked[0].text
+
+
+def test_the_state_in_a_month_without_a_report_is_read_from_the_newest_report_before_it(tmp_path):
+    """No levy statement in March 2020 (only the parade, about something else): the levy then is the
+    one the February statement set, not one from any other month."""
+    bot = _rates(tmp_path, "2021-06-30")
+    found = bot.retrieve("What was the town council's harbor levy in March 2020?")
+    ranked = sorted(found.passages, key=lambda p: -p.score)
+    assert ranked[0].doc.published == "2020-02-15" and "6 percent" in ranked[0].text
+    assert all(p.doc.published <= "2020-03-31" for p in found.passages)
+    found = bot.retrieve("What was the town council's harbor levy in May 2020?")
+    assert {p.doc.published for p in found.passages} == {"2020-05-15"}
