@@ -63,7 +63,7 @@ GET_IT = ("The temporal set is built from three JSON-lines files: Wikipedia's Po
           "(github.com/fomc/statements) and the Justice Department's press releases 2009-2018 "
           "(github.com/lennymd/news21-pressReleasesDOJ); see ../shared/datasets/README.md for their layout. "
           f"Put them in {NEWS_DIR} or pass folder=PATH")
-FORMAT = 1  # of the cached folders: bump when build() changes what it writes
+FORMAT = 2  # of the cached folders: bump when build() changes what it writes (2: stages' noun forms)
 SEED = 16  # issue 16
 CASES = 20  # DOJ cases whose releases go in the corpus
 DISTRACTORS = {"doj": 25, "wikipedia": 30}  # other releases and days, none about the set's topics

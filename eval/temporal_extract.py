@@ -231,9 +231,9 @@ def follows(prev: tuple[Fraction, Fraction], t: Target) -> bool:
 
 STAGE_ORDER = {"charged": 0, "pleaded": 1, "convicted": 1, "sentenced": 2}
 STAGE_ALIASES = {
-    "charged": ["charged", "indicted", "arrested"],
-    "pleaded": ["pleaded guilty", "pled guilty", "pleads guilty", "plead guilty", "guilty plea"],
-    "convicted": ["convicted", "found guilty", "guilty verdict"],
+    "charged": ["charged", "indicted", "arrested", "indictment", "arrest"],
+    "pleaded": ["pleaded guilty", "pled guilty", "pleads guilty", "plead guilty", "guilty plea", "pleading guilty"],
+    "convicted": ["convicted", "found guilty", "guilty verdict", "conviction"],
     "sentenced": ["sentenced", "sentence"],
 }
 _TITLE_STAGE = [("agreed", r"\bAgrees? to Plead\b"), ("sentenced", r"\bSentenced\b"),

@@ -89,7 +89,7 @@ class Config:
     as_of: str = ""  # the date questions are asked on (YYYY-MM-DD; "" = today): "latest", "last week" and
     #                  the articles that exist are read against it (archives, tests, the temporal eval)
     passage_dates: bool = True  # show each dated passage's date and outlet, and today's date, to the model
-    recency_weight: float = 0.2  # "latest" questions: score bonus of the newest report over the oldest candidate
+    recency_weight: float = 0.5  # "latest" questions: the newest relevant report gains this, the next half of it, ...
 
     # --- the answer gate and the decision (rag/gate, docs/grounding.md) ---
     gate: str = "gate"  # the trained answer gate: registry name, or a folder with gate.safetensors; "" = off

@@ -21,12 +21,13 @@ from .stores.index import Index
 from .types import Hit
 from .when import parse_day
 
-# A time-bound question ranks TIME_POOL x top_chunks candidates by time before keeping top_chunks: the
-# reports of one running story say nearly the same words, so the right date is rarely in the plain top 10.
-TIME_POOL = 10
+# A time-bound question ranks TIME_POOL x top_chunks candidates by time before keeping top_chunks (the
+# reports of one running story say nearly the same words, so the right date is rarely in the plain top 10);
+# TIME_POOL, RELEVANT_SHARE and recency_weight were picked on temporal-dev (docs/results.md, 2026-12-02).
+TIME_POOL = 50
 # A report counts for a question's time (its period holds it, or it is the newest) when its score is at
 # least this share of the best candidate's: a report from the right day about something else does not.
-RELEVANT_SHARE = 0.6
+RELEVANT_SHARE = 0.5
 
 
 def newest_day(index: Index):
@@ -50,19 +51,22 @@ def time_bound(index: Index, sc, today) -> bool:
 def by_time(items: list, day, score, sc, today, recency_weight: float) -> list[tuple[object, float]]:
     """(item, score) for the items (hits or passages) a question's time allows, best first.
 
-    Never a report published after `today`. A question about a period reads the reports within it
-    when one of them is about the question (RELEVANT_SHARE of the best score); when none is, the
-    state then is the newest report before the period ends ("the rate in October 2000", a month
-    without a report). A question about the latest state, or that fallback, puts newer reports first:
-    among the relevant ones, the newest gains `recency_weight`, the next half of it, and so on."""
+    Never a report published after `today`. A question about a calendar period reads the reports
+    within it when one of them is about the question (RELEVANT_SHARE of the best score); when none
+    is but the story goes on after the period, the state then is the newest report before the period
+    ends ("the rate in October 2000", a month without a report). A period dated by an event only
+    sets "latest" ("since the summit"). A question about the latest state, or that fallback, puts
+    newer reports first: among the relevant ones, the newest gains `recency_weight`, the next half of
+    it, and so on."""
     kept = [x for x in items if day(x) is None or day(x) <= today]
     latest = sc.latest
-    if sc.dated and kept:
+    if sc.dated and not sc.event and kept:
         top = max(score(x) for x in kept)
-        inside = [x for x in kept if day(x) is not None and sc.holds(day(x))]
-        if any(score(x) >= RELEVANT_SHARE * top for x in inside):
-            kept = inside
-        elif sc.end is not None and any(day(x) is not None and day(x) <= sc.end for x in kept):
+        relevant = [x for x in kept if day(x) is not None and score(x) >= RELEVANT_SHARE * top]
+        if any(sc.holds(day(x)) for x in relevant):
+            kept = [x for x in kept if day(x) is not None and sc.holds(day(x))]
+        elif sc.end is not None and any(day(x) > sc.end for x in relevant) \
+                and any(day(x) <= sc.end for x in relevant):
             kept, latest = [x for x in kept if day(x) is None or day(x) <= sc.end], True
     scores = [score(x) for x in kept]
     if latest and recency_weight > 0 and kept:

@@ -40,6 +40,8 @@ class Scope:
     latest: bool = False  # it asks for the newest reports ("latest", "now", "still", "so far", or the present
     #                       tense: "What is the rate?")
     phrase: str = ""  # the calendar words that set the period ("in May 2020"; "" for an event's)
+    event: bool = False  # the period is dated by an event ("before the summit"): a guess, so a preference,
+    #                      never a filter (reports about an event often come out after it)
 
     def content(self, question: str) -> str:
         """The question without its calendar words, which a date filter reads instead: "the levy in May
@@ -83,15 +85,15 @@ def scope(question: str, day: dt.date, event: Callable[[str], dt.date | None] | 
         word, rest = m.group(1).lower(), m.group(2)
         found = _period(rest, day)
         point = None if found is None else (found[0] if word in ("since", "after") else found[1])
-        phrase = m.group(0).rstrip("?,; ")
+        phrase, by_event = m.group(0).rstrip("?,; "), False
         if point is None and event is not None:
-            point, phrase = event(rest), ""  # an event's words are what the question is about
+            point, phrase, by_event = event(rest), "", True  # an event's words are what the question is about
         if point is not None:
             if word == "since":
-                return Scope(point, day, True, phrase)
+                return Scope(point, day, True, phrase, by_event)
             if word == "after":
-                return Scope(point + dt.timedelta(days=1), day, latest, phrase)
-            return Scope(None, point - dt.timedelta(days=1) if word == "before" else point, False, phrase)
+                return Scope(point + dt.timedelta(days=1), day, latest, phrase, by_event)
+            return Scope(None, point - dt.timedelta(days=1) if word == "before" else point, False, phrase, by_event)
     found = _period(q, day)
     if found is not None:
         start, end, phrase = found

@@ -247,3 +247,16 @@ def test_no_name_from_the_bundled_articles_in_the_package_code():
             if re.search(pattern, line, re.I):
                 hits.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
     assert not hits, "\n".join(hits)
+
+
+def test_a_fraction_is_kept_whole_when_the_answer_is_completed():
+    """ "4-3/4 percent" is one figure: its 4 and 3/4 are not "4" to which " percent" is added."""
+    from rag.grounding.verify import complete_form
+
+    d = doc("rate", "The board decided today to raise its target by 25 basis points to 4-3/4 percent.")
+    p = passage(1, d, "The board decided today to raise its target by 25 basis points to 4-3/4 percent.")
+    assert complete_form("The board raised its target to 4-3/4 percent", [p]) == \
+        "The board raised its target to 4-3/4 percent"
+    d = doc("bond", "The city sold $3.2 billion of bonds and paid 4 percent.")
+    p = passage(1, d, "The city sold $3.2 billion of bonds and paid 4 percent.")
+    assert complete_form("It sold 3.2 of bonds at 4", [p]) == "It sold $3.2 billion of bonds at 4 percent"

@@ -269,8 +269,9 @@ def _with_marks(plain: str, cited: list[int]) -> str:
 _MONTH_ALT = "|".join(sorted({f for forms in qc.MONTH_FORMS.values() for f in forms}, key=len, reverse=True))
 _FULL_DATE = re.compile(rf"\b(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?({_MONTH_ALT})\.?\s+(\d{{1,2}})"
                         rf"(?:st|nd|rd|th)?,?\s+((?:1[5-9]|20)\d\d)\b", re.I)
-_SCALED = re.compile(r"([$€£¥]?)\s?(\d[\d,]*(?:\.\d+)?)\s?(percent|per cent|%|thousand|million|billion|trillion|"
-                     r"bn)?", re.I)
+# a figure, not a part of one: no digit of "4-3/4 percent" is a figure of its own
+_SCALED = re.compile(r"([$€£¥]?)\s?(?<![\w/.\-])(\d[\d,]*(?:\.\d+)?)(?![/\d]|-\d)\s?(percent|per cent|%|thousand|"
+                     r"million|billion|trillion|bn)?", re.I)
 
 
 def complete_form(sentence: str, cited: list[Passage]) -> str:
@@ -292,7 +293,7 @@ def complete_form(sentence: str, cited: list[Passage]) -> str:
         if full and len(number) < 5:
             cur, scale = full
             scale = {"%": "%", "per cent": " per cent"}.get(scale, f" {scale}" if scale else "")
-            sentence = sentence[:m.start()] + f"{cur}{m.group(2)}{scale}" + sentence[m.end():]
+            sentence = sentence[:m.start(2)] + f"{cur}{m.group(2)}{scale}" + sentence[m.end(2):]
     return sentence
 
 
