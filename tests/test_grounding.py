@@ -260,3 +260,13 @@ def test_a_fraction_is_kept_whole_when_the_answer_is_completed():
     d = doc("bond", "The city sold $3.2 billion of bonds and paid 4 percent.")
     p = passage(1, d, "The city sold $3.2 billion of bonds and paid 4 percent.")
     assert complete_form("It sold 3.2 of bonds at 4", [p]) == "It sold $3.2 billion of bonds at 4 percent"
+
+
+def test_a_conflict_note_says_an_earlier_and_a_later_report():
+    from rag.grounding.conflict import conflict_note
+
+    d = doc("plan", "The plan now has 19 points.", published="2025-11-26", outlet="Coast Daily")
+    p = passage(3, d, "The plan now has 19 points.")
+    assert conflict_note(p, None, "earlier").startswith("The articles disagree: an earlier report, Coast Daily")
+    assert conflict_note(p, None, "later").startswith("The articles disagree: a later report, Coast Daily")
+    assert conflict_note(p).startswith("The articles disagree: Coast Daily (2025-11-26) gives")

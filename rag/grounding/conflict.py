@@ -102,5 +102,5 @@ def conflict_note(passage: Passage, families: set[str] | None = None, order: str
     phrase = conflict_phrase(passage, families)
     outlet = passage.doc.outlet or passage.doc.title or "another article"
     date = f" ({passage.doc.published})" if passage.doc.published else ""
-    which = f"a {order} report, " if order else ""
+    which = f"{'an' if order[:1] in 'aeiou' else 'a'} {order} report, " if order else ""  # an earlier, a later
     return f"The articles disagree: {which}{outlet}{date} gives “{phrase}” [{passage.n}]."
