@@ -192,12 +192,10 @@ class RAG:
         content = sc.content(standalone) if bound else standalone  # the period is a filter, not words
         terms = query_terms(index, content)
         qvec = self.embedder.embed([content], query=True)[0] if c.retrieval != "lexical" else None
+        pool = c.top_chunks * TIME_POOL if bound else c.top_chunks
+        hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight, pool)
         if bound:
-            hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight,
-                                   c.top_chunks * TIME_POOL)
             hits = hits_in_time(index, hits, sc, today, c.recency_weight, c.top_chunks)
-        else:
-            hits = retrieve_chunks(index, terms, qvec, c.retrieval, c.fusion, c.lexical_weight, c.top_chunks)
         timings.retrieve = time.perf_counter() - t
         t = time.perf_counter()
         gate = self._gate() if gate else None

@@ -33,12 +33,12 @@ RELEVANT_SHARE = 0.5
 def newest_day(index: Index):
     """The newest publication date in the index (None when nothing is dated)."""
     if index not in _NEWEST:
-        days = [d for d in (parse_day(doc.published) for doc in index.documents.values()) if d]
-        _NEWEST[index] = (max(days),) if days else (None,)
-    return _NEWEST[index][0]
+        _NEWEST[index] = max((d for d in (parse_day(doc.published) for doc in index.documents.values()) if d),
+                             default=None)
+    return _NEWEST[index]
 
 
-_NEWEST: "weakref.WeakKeyDictionary[Index, tuple]" = weakref.WeakKeyDictionary()
+_NEWEST: "weakref.WeakKeyDictionary[Index, dt.date | None]" = weakref.WeakKeyDictionary()
 
 
 def time_bound(index: Index, sc, today) -> bool:
@@ -58,25 +58,22 @@ def by_time(items: list, day, score, sc, today, recency_weight: float) -> list[t
     sets "latest" ("since the summit"). A question about the latest state, or that fallback, puts
     newer reports first: among the relevant ones, the newest gains `recency_weight`, the next half of
     it, and so on."""
-    kept = [x for x in items if day(x) is None or day(x) <= today]
+    rows = [(x, day(x), score(x)) for x in items]  # each item's date and score, read once
+    kept = [r for r in rows if r[1] is None or r[1] <= today]
     latest = sc.latest
     if sc.dated and not sc.event and kept:
-        top = max(score(x) for x in kept)
-        relevant = [x for x in kept if day(x) is not None and score(x) >= RELEVANT_SHARE * top]
-        if any(sc.holds(day(x)) for x in relevant):
-            kept = [x for x in kept if day(x) is not None and sc.holds(day(x))]
-        elif sc.end is not None and any(day(x) > sc.end for x in relevant) \
-                and any(day(x) <= sc.end for x in relevant):
-            kept, latest = [x for x in kept if day(x) is None or day(x) <= sc.end], True
-    scores = [score(x) for x in kept]
+        top = max(s for _, _, s in kept)
+        relevant = [d for _, d, s in kept if d is not None and s >= RELEVANT_SHARE * top]
+        if any(sc.holds(d) for d in relevant):
+            kept = [r for r in kept if r[1] is not None and sc.holds(r[1])]
+        elif sc.end is not None and any(d > sc.end for d in relevant) and any(d <= sc.end for d in relevant):
+            kept, latest = [r for r in kept if r[1] is None or r[1] <= sc.end], True
     if latest and recency_weight > 0 and kept:
-        top = max(scores)
-        days = sorted({day(x) for x, s in zip(kept, scores) if day(x) is not None and s >= RELEVANT_SHARE * top},
-                      reverse=True)
+        top = max(s for _, _, s in kept)
+        days = sorted({d for _, d, s in kept if d is not None and s >= RELEVANT_SHARE * top}, reverse=True)
         rank = {d: i for i, d in enumerate(days)}
-        scores = [s + recency_weight * 0.5 ** rank[day(x)] if day(x) in rank else s for x, s in zip(kept, scores)]
-    order = sorted(range(len(kept)), key=lambda i: -scores[i])
-    return [(kept[i], scores[i]) for i in order]
+        kept = [(x, d, s + recency_weight * 0.5 ** rank[d] if d in rank else s) for x, d, s in kept]
+    return [(x, s) for x, _, s in sorted(kept, key=lambda r: -r[2])]
 
 
 def hits_in_time(index: Index, hits: list[Hit], sc, today, recency_weight: float, k: int) -> list[Hit]:
